@@ -1,0 +1,459 @@
+"""The `pulje` command: parse, make one call, render.
+
+Every command's docstring is its help. Heavy libraries (eventsourcing,
+pydantic, Babel) are imported by the commands that need them, not here.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+from typing import Any
+
+import click
+
+from cli.output import dump, emit, handle, recorded_json, recorded_text
+from cli.params import (
+    AMOUNT,
+    DATE,
+    YEAR,
+    format_option,
+    key_option,
+    lang_option,
+    partnership_option,
+    write_format_option,
+)
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database (containers): still record something honest
+        return "unknown"
+
+
+class Session:
+    """What the global options choose: the ledger and who records."""
+
+    def __init__(self, db: str, actor: str) -> None:
+        self.db = db
+        self.actor = actor
+        self._pulje: Any = None
+
+    def pulje(self) -> Any:
+        if self._pulje is None:
+            from ledger.service import Pulje
+
+            self._pulje = Pulje(self.db, self.actor)
+        return self._pulje
+
+    def close(self) -> None:
+        if self._pulje is not None:
+            self._pulje.close()
+
+
+class PuljeGroup(click.Group):
+    """A group whose failures become one sentence and a documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - every failure gets a documented exit code
+            handle(error)
+
+
+@click.group(cls=PuljeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--db", envvar="PULJE_DB", default="pulje.db", show_default=True, metavar="PATH",
+    help="The ledger: an SQLite file (env PULJE_DB).",
+)
+@click.option(
+    "--actor", envvar="PULJE_ACTOR", default=default_actor, show_default="the OS user",
+    help="Who records the decisions (env PULJE_ACTOR).",
+)
+@click.version_option(package_name="pulje", prog_name="pulje")
+@click.pass_context
+def main(ctx: click.Context, db: str, actor: str) -> None:
+    """pulje: an event-sourced ledger for a safety partnership's plan and pools.
+
+    Every budget allocation, reallocation and pool grant is an immutable
+    event; balances, the audit trail and reports are derived from them.
+    """
+    session = Session(db, actor)
+    ctx.obj = session
+    ctx.call_on_close(session.close)
+
+
+def _pulje(ctx: click.Context) -> Any:
+    return ctx.find_object(Session).pulje()
+
+
+# ---------------------------------------------------------------------- plan
+
+
+@main.group()
+def plan() -> None:
+    """Adopt and show safety plans."""
+
+
+@plan.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--date", type=DATE, default=None, help="Effective date of the adoption [default: 1 January of the plan year].")
+@click.option("--decision-ref", default=None, help="Reference of the adopting decision.")
+@key_option
+@write_format_option
+@click.pass_context
+def plan_import(ctx: click.Context, file: str, date: Any, decision_ref: str | None, key: str | None, fmt: str) -> None:
+    """Adopt a plan file (TOML). Importing the same file again changes nothing.
+
+    Prints the totals per year to compare with the document, and one warning
+    per place where the document disagrees with itself or lacks a figure.
+
+    Example: pulje plan import plans/tingbjerg-husum-2022.toml
+    """
+    from domain.money import format_ore
+
+    recorded, plan_file = _pulje(ctx).import_plan(file, date=date, decision_ref=decision_ref, key=key)
+    spec = plan_file.spec
+    totals = plan_file.totals()
+    for warning in plan_file.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if fmt == "json":
+        data = recorded_json(recorded)
+        data.update(
+            {
+                "partnership": spec.partnership,
+                "year": spec.year,
+                "lines": len(spec.lines),
+                "pools": [p.key for p in spec.pools],
+                "totals": [
+                    {"year": y, "total_ore": m.ore, "total": m.format(), "preliminary": prelim}
+                    for y, (m, prelim) in totals.items()
+                ],
+                "warnings": plan_file.warnings,
+            }
+        )
+        click.echo(dump(data))
+        return
+    verb = "Already adopted" if recorded.repeated else "Adopted"
+    lines = [f"{verb}: {spec.title} ({spec.partnership}), {len(spec.lines)} lines, {len(spec.pools)} pools."]
+    for year, (money, prelim) in totals.items():
+        mark = " (plan year)" if year == spec.year else (" (preliminary)" if prelim else "")
+        lines.append(f"  {year}: {format_ore(money.ore)}{mark}")
+    lines.append(f"Plan year {spec.year} total: {format_ore(totals.get(spec.year, (money, False))[0].ore)}")
+    click.echo(recorded_text(recorded, "\n".join(lines)))
+
+
+@plan.command("show")
+@click.option("--year", type=YEAR, default=None, help="The plan year [default: every plan].")
+@partnership_option
+@format_option
+@lang_option
+@click.pass_context
+def plan_show(ctx: click.Context, year: int | None, partnership: str | None, fmt: str, lang: str) -> None:
+    """Show plans: every line, its posts and budget per year, with notes.
+
+    Example: pulje plan show --year 2022
+    """
+    from projections.render import head_json, plan_detail_json, plan_text
+
+    plans, head = _pulje(ctx).plan_show(year=year, partnership=partnership)
+    data = {**head_json(head), "plans": [plan_detail_json(p.plan, p.lines, p.years) for p in plans]}
+    emit(fmt, data, plan_text(data, lang))
+
+
+# ---------------------------------------------------------------------- reallocate
+
+
+@main.command()
+@click.option("--year", type=YEAR, required=True, help="The budget year (the plan with this plan year).")
+@click.option("--from", "from_line", required=True, metavar="LINE", help="The line the money leaves.")
+@click.option("--to", "to_line", required=True, metavar="LINE", help="The line the money goes to.")
+@click.option("--amount", type=AMOUNT, required=True, help="Amount, e.g. 20.000 or 20.000,00.")
+@click.option("--date", type=DATE, required=True, help="Date of the decision.")
+@click.option("--decided-by", required=True, metavar="BODY", help="The deciding body (the plan's: Økonomiforvaltningen).")
+@click.option("--decision-ref", required=True, metavar="REF", help="Reference of the decision, e.g. the minutes.")
+@click.option("--reason", required=True, help="Why the money moves.")
+@partnership_option
+@key_option
+@write_format_option
+@click.pass_context
+def reallocate(ctx: click.Context, year: int, from_line: str, to_line: str, amount: Any, date: Any, decided_by: str,
+               decision_ref: str, reason: str, partnership: str | None, key: str | None, fmt: str) -> None:
+    """Move money from one plan line to another (omdisponering).
+
+    A pool funded by either line follows in the same atomic write.
+
+    Example: pulje reallocate --year 2022 --from 12 --to 14 --amount 20.000 --date 2022-06-15
+    --decided-by Økonomiforvaltningen --decision-ref "ØKF 2022-41" --reason "Flere tryghedsvandringer"
+    """
+    recorded = _pulje(ctx).reallocate(
+        year=year, from_line=from_line, to_line=to_line, amount=amount, date=date, decided_by=decided_by,
+        decision_ref=decision_ref, reason=reason, partnership=partnership, key=key,
+    )
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, f"Reallocated {amount.format()} from line {from_line} to line {to_line} in {year}."))
+
+
+# ---------------------------------------------------------------------- grants
+
+
+@main.group()
+def grant() -> None:
+    """Award grants from a pool and record what happens to them."""
+
+
+@grant.command("award")
+@click.option("--pool", required=True, metavar="POOL", help="The pool's id or code, e.g. BTP.")
+@click.option("--year", type=YEAR, required=True, help="The pool's year.")
+@click.option("--recipient", required=True, help="Who receives the grant.")
+@click.option("--purpose", required=True, help="What it is for.")
+@click.option("--area", default=None, help="Focus area (indsatsområde) of the plan.")
+@click.option("--amount", type=AMOUNT, required=True, help="Amount awarded.")
+@click.option("--requested", type=AMOUNT, default=None, help="Amount applied for, where known.")
+@click.option("--date", type=DATE, required=True, help="Date of the decision (within the pool's year).")
+@click.option("--decided-by", required=True, metavar="BODY", help="The deciding body (the pool's: arbejdsgruppen).")
+@click.option("--decision-ref", required=True, metavar="REF", help="Reference of the decision, e.g. the minutes.")
+@partnership_option
+@key_option
+@write_format_option
+@click.pass_context
+def grant_award(ctx: click.Context, pool: str, year: int, recipient: str, purpose: str, area: str | None, amount: Any,
+                requested: Any, date: Any, decided_by: str, decision_ref: str, partnership: str | None,
+                key: str | None, fmt: str) -> None:
+    """Award a grant (bevilling) from a pool; prints the new grant number.
+
+    Example: pulje grant award --pool BTP --year 2022 --recipient "Beboerforeningen" --purpose
+    "Tryghedsvandring" --area "Tryggere byliv" --amount 5.000 --date 2022-03-01 --decided-by
+    arbejdsgruppen --decision-ref "AG 2022-03"
+    """
+    recorded = _pulje(ctx).award(
+        pool=pool, year=year, recipient=recipient, purpose=purpose, area=area, amount=amount, requested=requested,
+        date=date, decided_by=decided_by, decision_ref=decision_ref, partnership=partnership, key=key,
+    )
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, f"{recorded.grant}\nAwarded {amount.format()} to {recipient}."))
+
+
+@grant.command("disburse")
+@click.argument("number", metavar="GRANT")
+@click.option("--amount", type=AMOUNT, required=True, help="Amount paid out.")
+@click.option("--date", type=DATE, required=True, help="Payment date.")
+@click.option("--payment-ref", default=None, help="Reference of the payment, e.g. the voucher.")
+@partnership_option
+@key_option
+@write_format_option
+@click.pass_context
+def grant_disburse(ctx: click.Context, number: str, amount: Any, date: Any, payment_ref: str | None,
+                   partnership: str | None, key: str | None, fmt: str) -> None:
+    """Record a payment (udbetaling) of part or all of a grant.
+
+    Example: pulje grant disburse BTP-2022-001 --amount 4.000 --date 2022-03-10 --payment-ref "Bilag 118"
+    """
+    recorded = _pulje(ctx).disburse(grant=number, amount=amount, date=date, payment_ref=payment_ref, partnership=partnership, key=key)
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, f"Paid out {amount.format()} on {recorded.grant}."))
+
+
+@grant.command("return")
+@click.argument("number", metavar="GRANT")
+@click.option("--amount", type=AMOUNT, required=True, help="Amount paid back.")
+@click.option("--date", type=DATE, required=True, help="Date the money came back.")
+@click.option("--reason", required=True, help="Why it came back.")
+@partnership_option
+@key_option
+@write_format_option
+@click.pass_context
+def grant_return(ctx: click.Context, number: str, amount: Any, date: Any, reason: str, partnership: str | None,
+                 key: str | None, fmt: str) -> None:
+    """Record money a recipient paid back (tilbagebetaling).
+
+    Example: pulje grant return BTP-2022-001 --amount 500 --date 2022-04-01 --reason "Ubrugte midler"
+    """
+    recorded = _pulje(ctx).take_back(grant=number, amount=amount, date=date, reason=reason, partnership=partnership, key=key)
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, f"Returned {amount.format()} on {recorded.grant}."))
+
+
+@grant.command("withdraw")
+@click.argument("number", metavar="GRANT")
+@click.option("--date", type=DATE, required=True, help="Date of the withdrawal.")
+@click.option("--reason", required=True, help="Why the grant is withdrawn.")
+@partnership_option
+@key_option
+@write_format_option
+@click.pass_context
+def grant_withdraw(ctx: click.Context, number: str, date: Any, reason: str, partnership: str | None, key: str | None,
+                   fmt: str) -> None:
+    """Withdraw a grant (annullere): the part not paid out returns to the pool.
+
+    Example: pulje grant withdraw BTP-2022-004 --date 2022-09-01 --reason "Arrangementet blev aflyst"
+    """
+    from domain.money import format_ore
+
+    recorded = _pulje(ctx).withdraw(grant=number, date=date, reason=reason, partnership=partnership, key=key)
+    released = recorded.extra.get("released_ore")
+    what = f"Withdrew {recorded.grant}" + (f"; {format_ore(released)} released to the pool." if released is not None else ".")
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, what))
+
+
+# ---------------------------------------------------------------------- pools
+
+
+@main.group("pool")
+def pool_group() -> None:
+    """Show and close pools."""
+
+
+@pool_group.command("show")
+@click.argument("pool", metavar="POOL")
+@click.option("--year", type=YEAR, required=True, help="The pool's year.")
+@click.option("--as-of", type=DATE, default=None, help="Show the pool as of an effective date.")
+@partnership_option
+@format_option
+@lang_option
+@click.pass_context
+def pool_show(ctx: click.Context, pool: str, year: int, as_of: Any, partnership: str | None, fmt: str, lang: str) -> None:
+    """Funding, awarded, disbursed, returned and available; every grant.
+
+    Example: pulje pool show BTP --year 2022 --as-of 2022-06-30
+    """
+    from projections.render import head_json, pool_json, pool_table
+
+    row, grants, head = _pulje(ctx).pool_show(pool, year=year, as_of=as_of, partnership=partnership)
+    data = {**pool_json(row, grants), **head_json(head), "as_of": as_of.isoformat() if as_of else None}
+    emit(fmt, data, pool_table(row, grants, head, lang))
+
+
+@pool_group.command("close")
+@click.argument("pool", metavar="POOL")
+@click.option("--year", type=YEAR, required=True, help="The pool's year.")
+@click.option("--date", type=DATE, required=True, help="Date of the decision to close.")
+@click.option("--decided-by", required=True, metavar="BODY", help="The pool's deciding body.")
+@click.option("--decision-ref", required=True, metavar="REF", help="Reference of the decision.")
+@partnership_option
+@key_option
+@write_format_option
+@click.pass_context
+def pool_close(ctx: click.Context, pool: str, year: int, date: Any, decided_by: str, decision_ref: str,
+               partnership: str | None, key: str | None, fmt: str) -> None:
+    """Close a pool at year end; records what is unspent. Nothing more can be recorded on it.
+
+    Example: pulje pool close BTP --year 2022 --date 2022-12-31 --decided-by arbejdsgruppen --decision-ref "AG 2022-12"
+    """
+    from domain.money import format_ore
+
+    recorded = _pulje(ctx).close_pool(
+        pool=pool, year=year, date=date, decided_by=decided_by, decision_ref=decision_ref, partnership=partnership, key=key
+    )
+    unspent = recorded.extra.get("unspent_ore")
+    outstanding = recorded.extra.get("outstanding_ore") or 0
+    text = f"Closed {pool} {year}." + (f" Unspent: {format_ore(unspent)}." if unspent is not None else "")
+    if outstanding:
+        text += f" Still awarded but not paid out: {format_ore(outstanding)}."
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, text))
+
+
+# ---------------------------------------------------------------------- reverse
+
+
+@main.command()
+@click.argument("event", metavar="EVENT")
+@click.option("--reason", required=True, help="Why the earlier event was wrong.")
+@click.option("--date", type=DATE, default=None, help="Effective date of the counter-entry [default: the reversed event's].")
+@key_option
+@write_format_option
+@click.pass_context
+def reverse(ctx: click.Context, event: str, reason: str, date: Any, key: str | None, fmt: str) -> None:
+    """Record a counter-entry for an earlier event (by sequence number or id).
+
+    Awards (with nothing paid), payments, returns, withdrawals and
+    reallocations can be reversed; the audit trail points both ways.
+
+    Example: pulje reverse 42 --reason "Beløbet blev tastet forkert"
+    """
+    recorded = _pulje(ctx).reverse(event, reason=reason, date=date, key=key)
+    emit(fmt, recorded_json(recorded), recorded_text(recorded, f"Reversed event {event}."))
+
+
+# ---------------------------------------------------------------------- reading
+
+
+@main.command()
+@click.option("--year", type=YEAR, default=None, help="Only the plan and pools of this year.")
+@click.option("--as-of", type=DATE, default=None, help="Balances as of an effective date.")
+@partnership_option
+@format_option
+@lang_option
+@click.pass_context
+def status(ctx: click.Context, year: int | None, as_of: Any, partnership: str | None, fmt: str, lang: str) -> None:
+    """Balances of every plan line and pool, and the ledger's head.
+
+    Example: pulje status --year 2022
+    """
+    from projections.render import head_json, plan_json, pool_json, status_table
+
+    result = _pulje(ctx).status(year=year, as_of=as_of, partnership=partnership)
+    plans = [plan_json(p.plan, p.lines, p.years) for p in result.plans]
+    data = {
+        **head_json(result.head),
+        "as_of": as_of.isoformat() if as_of else None,
+        "plans": plans,
+        "pools": [pool_json(p) for p in result.pools],
+    }
+    emit(fmt, data, status_table(plans, result.pools, result.head, lang))
+
+
+@main.command()
+@click.option("--since", type=DATE, default=None, help="From this effective date.")
+@click.option("--until", type=DATE, default=None, help="Up to and including this effective date.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
+              help="Table, JSON or CSV (CSV cells are safe to open in a spreadsheet).")
+@lang_option
+@click.pass_context
+def audit(ctx: click.Context, since: Any, until: Any, fmt: str, lang: str) -> None:
+    """The audit trail: every recorded event in order, with who, when and why.
+
+    Example: pulje audit --since 2022-01-01 --format csv > audit.csv
+    """
+    from projections.render import audit_csv_rows, audit_json, audit_table, head_json
+
+    rows, reversed_by, head = _pulje(ctx).audit(since=since, until=until)
+    sequences = {r.event_id: r.sequence for r in rows}
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for row in audit_csv_rows(rows, reversed_by, sequences):
+            writer.writerow(row)
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    data = {**head_json(head), "events": [audit_json(r, reversed_by, sequences) for r in rows]}
+    emit(fmt, data, audit_table(rows, reversed_by, sequences, head, lang))
+
+
+# ---------------------------------------------------------------------- demo
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Replace an existing demo ledger file.")
+@click.pass_context
+def demo(ctx: click.Context, force: bool) -> None:
+    """Build a realistic demo year on the bundled 2022 plan and print its status.
+
+    Uses --db as the ledger file (default here: pulje-demo.db). Recorded times
+    come from a fixed clock, so the demo gives the same ledger every time.
+
+    Example: pulje --db demo.db demo
+    """
+    from ledger.demo import build_demo
+    from projections.render import plan_json, status_table
+
+    session = ctx.find_object(Session)
+    db = session.db if ctx.parent and ctx.parent.get_parameter_source("db") != click.core.ParameterSource.DEFAULT else "pulje-demo.db"
+    result = build_demo(db, actor=session.actor, force=force)
+    plans = [plan_json(p.plan, p.lines, p.years) for p in result.status.plans]
+    click.echo(status_table(plans, result.status.pools, result.status.head))
+    click.echo(f"\nDemo ledger: {result.db} ({result.events} events)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

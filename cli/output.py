@@ -1,0 +1,77 @@
+"""Printing results, and turning failures into one sentence and an exit code.
+
+Exit codes (DESIGN.md): 0 done; 1 verification found a problem; 2 usage
+error; 3 refused by a rule of the domain; 4 storage failure or a conflict
+that retries did not resolve. A user error never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+import click
+
+USAGE, REFUSED, STORAGE = 2, 3, 4
+
+
+def dump(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2)
+
+
+def emit(fmt: str, data: dict[str, Any], text: str) -> None:
+    click.echo(dump(data) if fmt == "json" else text)
+
+
+def recorded_json(recorded: Any) -> dict[str, Any]:
+    out = {"event_id": recorded.event_id, "sequence": recorded.sequence, "head": recorded.head}
+    if recorded.grant:
+        out["grant"] = recorded.grant
+    out["repeated"] = recorded.repeated
+    out.update(recorded.extra)
+    return out
+
+
+def recorded_text(recorded: Any, what: str) -> str:
+    again = " (already recorded with this key; nothing new written)" if recorded.repeated else ""
+    return f"{what}{again}\nevent #{recorded.sequence} {recorded.event_id}\nhead {recorded.head}"
+
+
+def fail(code: int, message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(code)
+
+
+def classify(error: BaseException) -> tuple[int, str] | None:
+    """The exit code and sentence for a failure, or None to let it through."""
+    from domain.errors import DomainError
+    from ledger.planfile import PlanFileError
+    from ledger.service import LocationError
+
+    if isinstance(error, DomainError):
+        return REFUSED, f"Refused: {error.message}."
+    if isinstance(error, PlanFileError):
+        head = "Cannot read the plan file" if error.unreadable else "The plan file has problems; nothing was recorded"
+        return (USAGE if error.unreadable else REFUSED), head + ":\n" + "\n".join(f"  {p}" for p in error.problems)
+    if isinstance(error, LocationError):
+        return USAGE, f"Error: {error}."
+    module = type(error).__module__
+    if module.startswith(("eventsourcing", "sqlite3", "psycopg")) or type(error).__name__ in (
+        "StorageConflictError", "ChainGapError", "OperationalError", "DatabaseError",
+    ):
+        return STORAGE, f"Storage error: {error}"
+    if isinstance(error, OSError):
+        return STORAGE, f"Storage error: {error.strerror or error}: {error.filename or ''}".rstrip(": ")
+    return None
+
+
+def handle(error: BaseException) -> NoReturn:
+    """Exit with the documented code; unknown errors too, without a traceback."""
+    found = classify(error)
+    if found is None:
+        if os.environ.get("PULJE_DEBUG"):
+            raise error
+        found = (STORAGE, f"Internal error ({type(error).__name__}): {error}. Set PULJE_DEBUG=1 to see the traceback.")
+    fail(*found)

@@ -1,0 +1,32 @@
+"""Aggregate ids derived from what identifies a thing, so a retry finds it.
+
+A plan is the partnership's plan for one year; a pool is one pool of that plan
+in that year; a command key is the key a user gave. Deriving the ids (uuid5)
+instead of drawing them makes a second import of the same plan collide with
+the first, and makes a replay produce the same ids.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+from domain.rules import body_key
+
+NAMESPACE = UUID("6d1f2b0e-59a4-4c1b-9a53-2f7c1e0b8a11")
+
+
+def plan_id(partnership: str, year: int) -> UUID:
+    return uuid5(NAMESPACE, f"plan/{body_key(partnership)}/{year}")
+
+
+def pool_id(partnership: str, pool: str, year: int) -> UUID:
+    return uuid5(NAMESPACE, f"pool/{body_key(partnership)}/{pool.casefold()}/{year}")
+
+
+def command_key_id(key: str) -> UUID:
+    return uuid5(NAMESPACE, f"key/{key}")
+
+
+def event_id(originator_id: UUID, version: int) -> UUID:
+    """A stable id for the event at `version` of an aggregate."""
+    return uuid5(originator_id, str(version))

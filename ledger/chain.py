@@ -1,0 +1,30 @@
+"""The integrity chain: every stored event linked to the one before it.
+
+Each event at position n gets `hash_n = sha256(hash_{n-1}, n, originator id,
+version, topic, state)`, over a framing that cannot be confused (every field
+is length-prefixed). Position 1 links to `GENESIS`. The newest hash is the
+ledger's head: whoever wrote it down can later prove that the ledger still
+contains, unchanged, everything up to that point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from uuid import UUID
+
+GENESIS = "0" * 64
+
+
+def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
+    """The hash of one event, given the hash before it."""
+    oid = str(originator_id if isinstance(originator_id, UUID) else UUID(originator_id))
+    digest = hashlib.sha256()
+    for part in (previous.encode(), str(position).encode(), oid.encode(), str(version).encode(), topic.encode(), state):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def is_hash(text: str) -> bool:
+    """64 lowercase or uppercase hex digits."""
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)

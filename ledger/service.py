@@ -1,0 +1,274 @@
+"""The composition root and the user's verbs: what the command line calls.
+
+`Pulje` opens the ledger the `--db` value names, turns the user's references
+(a pool's code and year, a grant number, an event's sequence number) into
+aggregate ids through the read models, calls the application, and keeps the
+read models current. Reading methods return rows for `projections.render`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from domain.money import Money
+    from ledger.app import Ledger, Recorded
+    from ledger.planfile import PlanFile
+    from ledger.queries import ViewReader
+    from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow
+
+DEFAULT_DB = "pulje.db"
+
+
+class LocationError(Exception):
+    """A `--db` value that names no usable ledger."""
+
+
+def sqlite_env(db: str) -> dict[str, str]:
+    """The application environment for a `--db` value."""
+    text = db.strip()
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme in ("postgresql", "postgres"):
+            raise LocationError("PostgreSQL ledgers are not supported by this version yet; use an SQLite file path")
+        raise LocationError(f"unknown database scheme {scheme!r}: give an SQLite file path")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise LocationError(f"{path} is a folder; give the path of a ledger file, e.g. {path / DEFAULT_DB}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise LocationError(f"the folder {parent} does not exist; create it or choose another --db path")
+    return {"PERSISTENCE_MODULE": "ledger.sqlite:LedgerSQLiteFactory", "SQLITE_DBNAME": str(path)}
+
+
+@dataclass
+class PlanView:
+    plan: PlanRow
+    lines: list[LineRow]
+    years: list[LineYearRow]
+
+
+@dataclass
+class Status:
+    head: tuple[int, str]
+    plans: list[PlanView]
+    pools: list[PoolRow]
+
+
+class Pulje:
+    """One user's session on one ledger."""
+
+    def __init__(self, db: str, actor: str, *, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.env = sqlite_env(db)
+        self.actor = actor
+        self.clock = clock
+        self._ledger: Ledger | None = None
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from ledger.app import Ledger
+
+            self._ledger = Ledger(self.env, clock=self.clock)
+        return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+    def __enter__(self) -> Pulje:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.close()
+
+    @contextmanager
+    def reader(self, progress: Callable[[int], None] | None = None) -> Iterator[ViewReader]:
+        """Current read models, in one read transaction."""
+        from ledger.queries import ViewReader
+
+        self.ledger.catch_up(progress)
+        with self.ledger.recorder.datastore.transaction(commit=False) as c:
+            yield ViewReader(c)
+
+    def _written(self, recorded: Recorded) -> Recorded:
+        self.ledger.catch_up()
+        return recorded
+
+    # ------------------------------------------------------------------ writes
+
+    def import_plan(
+        self, path: str | Path, *, date: dt.date | None = None, decision_ref: str | None = None, key: str | None = None
+    ) -> tuple[Recorded, PlanFile]:
+        from ledger.planfile import read_plan_file
+
+        plan_file = read_plan_file(path)
+        recorded = self.ledger.adopt_plan(plan_file.spec, actor=self.actor, date=date, decision_ref=decision_ref, key=key)
+        return self._written(recorded), plan_file
+
+    def reallocate(
+        self, *, year: int, from_line: str, to_line: str, amount: Money, date: dt.date, decided_by: str | None,
+        decision_ref: str | None, reason: str | None, partnership: str | None = None, key: str | None = None,
+    ) -> Recorded:
+        with self.reader() as views:
+            plan = views.plan_for_year(year, partnership)
+        return self._written(
+            self.ledger.reallocate(
+                plan_id=UUID(plan.plan_id), year=year, from_line=from_line, to_line=to_line, amount=amount,
+                date=date, decided_by=decided_by, decision_ref=decision_ref, reason=reason, actor=self.actor, key=key,
+            )
+        )
+
+    def award(
+        self, *, pool: str, year: int, recipient: str, purpose: str, area: str | None, amount: Money,
+        requested: Money | None, date: dt.date, decided_by: str | None, decision_ref: str | None,
+        partnership: str | None = None, key: str | None = None,
+    ) -> Recorded:
+        with self.reader() as views:
+            row = views.pool(pool, year, partnership)
+        return self._written(
+            self.ledger.award(
+                pool_id=UUID(row.pool_id), recipient=recipient, purpose=purpose, area=area, amount=amount,
+                requested=requested, date=date, decided_by=decided_by, decision_ref=decision_ref,
+                actor=self.actor, key=key,
+            )
+        )
+
+    def _grant_pool(self, number: str, partnership: str | None) -> tuple[UUID, str]:
+        with self.reader() as views:
+            pool, grant = views.grant(number, partnership)
+        return UUID(pool.pool_id), grant.number
+
+    def disburse(
+        self, *, grant: str, amount: Money, date: dt.date, payment_ref: str | None, partnership: str | None = None,
+        key: str | None = None,
+    ) -> Recorded:
+        pool_id, number = self._grant_pool(grant, partnership)
+        return self._written(
+            self.ledger.disburse(
+                pool_id=pool_id, number=number, amount=amount, date=date, payment_ref=payment_ref, actor=self.actor, key=key
+            )
+        )
+
+    def take_back(
+        self, *, grant: str, amount: Money, date: dt.date, reason: str | None, partnership: str | None = None,
+        key: str | None = None,
+    ) -> Recorded:
+        pool_id, number = self._grant_pool(grant, partnership)
+        return self._written(
+            self.ledger.take_back(
+                pool_id=pool_id, number=number, amount=amount, date=date, reason=reason, actor=self.actor, key=key
+            )
+        )
+
+    def withdraw(
+        self, *, grant: str, date: dt.date, reason: str | None, partnership: str | None = None, key: str | None = None
+    ) -> Recorded:
+        pool_id, number = self._grant_pool(grant, partnership)
+        return self._written(
+            self.ledger.withdraw(pool_id=pool_id, number=number, date=date, reason=reason, actor=self.actor, key=key)
+        )
+
+    def close_pool(
+        self, *, pool: str, year: int, date: dt.date, decided_by: str | None, decision_ref: str | None,
+        partnership: str | None = None, key: str | None = None,
+    ) -> Recorded:
+        with self.reader() as views:
+            row = views.pool(pool, year, partnership)
+        return self._written(
+            self.ledger.close_pool(
+                pool_id=UUID(row.pool_id), date=date, decided_by=decided_by, decision_ref=decision_ref,
+                actor=self.actor, key=key,
+            )
+        )
+
+    def reverse(self, event: str, *, reason: str | None, date: dt.date | None = None, key: str | None = None) -> Recorded:
+        originator_id, version = self.locate(event)
+        return self._written(
+            self.ledger.reverse(
+                originator_id=originator_id, version=version, reason=reason, date=date, actor=self.actor, key=key
+            )
+        )
+
+    def locate(self, event: str) -> tuple[UUID, int]:
+        """An event by its sequence number or its id."""
+        text = event.strip().lstrip("#")
+        if text.isascii() and text.isdigit():
+            found = self.ledger.recorder.locate(int(text))
+            if found is None:
+                raise NotFoundError(f"no event with sequence number {text}")
+            return found[0], found[1]
+        try:
+            event_id = str(UUID(text))
+        except ValueError:
+            raise NotFoundError(f"{event!r} is neither a sequence number nor an event id") from None
+        with self.reader() as views:
+            row = views.event_by_id(event_id)
+        if row is None:
+            raise NotFoundError(f"no event with id {event_id}")
+        return UUID(row.aggregate_id), row.version
+
+    # ------------------------------------------------------------------ reads
+
+    def status(self, *, year: int | None = None, as_of: dt.date | None = None, partnership: str | None = None) -> Status:
+        with self.reader() as views:
+            plans = views.plans(year, partnership)
+            pools = views.pools(year, partnership)
+            head = views.head()
+            if as_of is None:
+                return Status(head, [PlanView(p, views.lines(p.plan_id), views.line_years(p.plan_id)) for p in plans], pools)
+        state = self._as_of([p.plan_id for p in plans] + [p.pool_id for p in pools], as_of)
+        views_as_of = [
+            PlanView(
+                state.plans[p.plan_id],
+                sorted((r for r in state.lines.values() if r.plan_id == p.plan_id), key=lambda r: r.ord),
+                [r for r in state.line_years.values() if r.plan_id == p.plan_id],
+            )
+            for p in plans
+            if p.plan_id in state.plans
+        ]
+        return Status(head, views_as_of, [state.pools[p.pool_id] for p in pools if p.pool_id in state.pools])
+
+    def pool_show(
+        self, pool: str, *, year: int, as_of: dt.date | None = None, partnership: str | None = None
+    ) -> tuple[PoolRow, list[GrantRow], tuple[int, str]]:
+        with self.reader() as views:
+            row = views.pool(pool, year, partnership)
+            head = views.head()
+            if as_of is None:
+                return row, views.grants(row.pool_id), head
+        state = self._as_of([row.pool_id], as_of)
+        shown = state.pools.get(row.pool_id)
+        if shown is None:
+            raise NotFoundError(f"{row.name} {row.year} was not open on {as_of.isoformat()} (it opened {row.opened_on})")
+        grants = sorted((g for g in state.grants.values() if g.pool_id == row.pool_id), key=lambda g: g.number)
+        return shown, grants, head
+
+    def plan_show(self, *, year: int | None = None, partnership: str | None = None) -> tuple[list[PlanView], tuple[int, str]]:
+        with self.reader() as views:
+            plans = views.plans(year, partnership)
+            if year is not None and not plans:
+                views.plan_for_year(year, partnership)
+            return [PlanView(p, views.lines(p.plan_id), views.line_years(p.plan_id)) for p in plans], views.head()
+
+    def audit(
+        self, *, since: dt.date | None = None, until: dt.date | None = None
+    ) -> tuple[list[AuditRow], dict[str, int], tuple[int, str]]:
+        with self.reader() as views:
+            rows = views.audit(since.isoformat() if since else None, until.isoformat() if until else None)
+            return rows, views.reversed_by(), views.head()
+
+    def _as_of(self, aggregate_ids: list[str], as_of: dt.date) -> Any:
+        """Read models from the events effective on or before a date."""
+        from projections.asof import fold_as_of
+
+        return fold_as_of((self.ledger.events_of(UUID(i)) for i in aggregate_ids), as_of)

@@ -1,0 +1,165 @@
+"""SQLite storage: eventsourcing's recorders with our chain and stricter settings.
+
+On top of eventsourcing's SQLite persistence this module
+- creates a new ledger file with mode 0600 (only its owner reads it),
+- runs every connection in WAL mode with `synchronous=FULL`, so a commit
+  that returned survives a crash or power loss,
+- starts write transactions with `BEGIN IMMEDIATE`, so a writer takes the
+  write lock before it reads what it will build on (no stale snapshot),
+- extends the integrity chain (`event_chain`) in the same transaction that
+  inserts the events, so the chain never forks and never lags the log.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.persistence import InterfaceError
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteTransaction,
+)
+
+from ledger.chain import GENESIS, link
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from eventsourcing.persistence import StoredEvent
+
+LOCK_TIMEOUT_SECONDS = 30
+
+CHAIN_TABLE = (
+    "CREATE TABLE IF NOT EXISTS event_chain ("
+    "position INTEGER PRIMARY KEY, "
+    "notification_id INTEGER NOT NULL UNIQUE, "
+    "hash TEXT NOT NULL)"
+)
+
+
+class ImmediateTransaction(SQLiteTransaction):
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE" if self.commit else "BEGIN")
+        return cursor
+
+
+class LedgerSQLiteConnection(SQLiteConnection):
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        with ImmediateTransaction(self, commit=commit) as curs, curs:
+            yield curs
+
+
+class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            conn = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                cached_statements=True,
+                timeout=self.lock_timeout or LOCK_TIMEOUT_SECONDS,
+            )
+            if not self.is_sqlite_memory_mode:
+                conn.execute("PRAGMA journal_mode=WAL")
+                self.is_journal_mode_wal = True
+            conn.execute("PRAGMA synchronous=FULL")
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        conn.row_factory = sqlite3.Row
+        return LedgerSQLiteConnection(sqlite_conn=conn, max_age=self.max_age)
+
+
+class LedgerSQLiteDatastore(SQLiteDatastore):
+    def __init__(self, db_name: str, *, lock_timeout: int | None = None, **kwargs: Any) -> None:
+        self.pool = LedgerSQLiteConnectionPool(db_name=db_name, lock_timeout=lock_timeout)
+        self.single_row_tracking = kwargs.get("single_row_tracking", True)
+        self.originator_id_type = kwargs.get("originator_id_type", "uuid")
+
+
+class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
+    """The application recorder that also writes the integrity chain."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), CHAIN_TABLE]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if not stored_events:
+            return ids
+        c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        position, previous = (row[0], row[1]) if row else (0, GENESIS)
+        rows = []
+        for notification_id, stored in zip(ids or [], stored_events, strict=True):
+            position += 1
+            previous = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+            rows.append((position, notification_id, previous))
+        c.executemany("INSERT INTO event_chain (position, notification_id, hash) VALUES (?, ?, ?)", rows)
+        return ids
+
+    def position_of(self, originator_id: UUID, version: int) -> tuple[int, str]:
+        """The chain position and hash of one stored event."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT c.position, c.hash FROM stored_events e JOIN event_chain c ON c.notification_id = e.rowid "
+                "WHERE e.originator_id = ? AND e.originator_version = ?",
+                (originator_id.hex, version),
+            )
+            row = c.fetchone()
+        if row is None:
+            raise LookupError(f"no stored event {originator_id} version {version}")
+        return row[0], row[1]
+
+    def head(self) -> tuple[int, str]:
+        """The last chain position and its hash (0 and GENESIS when empty)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
+            row = c.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    def locate(self, position: int) -> tuple[UUID, int, str] | None:
+        """The aggregate id, version and topic of the event at a chain position."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT e.originator_id, e.originator_version, e.topic FROM event_chain c "
+                "JOIN stored_events e ON e.rowid = c.notification_id WHERE c.position = ?",
+                (position,),
+            )
+            row = c.fetchone()
+        return (UUID(row[0]), row[1], row[2]) if row else None
+
+
+class LedgerSQLiteFactory(SQLiteFactory):
+    """eventsourcing's SQLite factory with our datastore and recorder."""
+
+    application_recorder_class = ChainedSQLiteRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        db_name = self.env.get(self.SQLITE_DBNAME)
+        self.datastore.close()
+        create_private_file(db_name)
+        self.datastore = LedgerSQLiteDatastore(db_name, lock_timeout=LOCK_TIMEOUT_SECONDS)
+
+
+def create_private_file(db_name: str) -> None:
+    """Create a new ledger file readable by its owner only (mode 0600)."""
+    if not db_name or ":memory:" in db_name or db_name.startswith("file:"):
+        return
+    try:
+        fd = os.open(db_name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -1,0 +1,201 @@
+"""The stored read models: tables beside the event log, and their catch-up.
+
+The views live in the ledger's own database, in tables named `view_*`, each
+row a JSON document keyed by the columns queries filter on. They are a cache
+of `projections.memory.replay` over the whole log, kept current by pulling
+new events with eventsourcing's `select_notifications` and recording the
+position reached with its tracking recorder (application name `views`), in
+one transaction per page of events. Two processes catching up at once are
+serialised by the write lock; the tracking row's conditional update makes a
+page that was already applied fail and roll back, so no event is applied
+twice and none is missed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow
+
+VIEWS = "views"
+PAGE_SIZE = 500
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS view_plans (plan_id TEXT PRIMARY KEY, partnership TEXT NOT NULL, "
+    "year INTEGER NOT NULL, data TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_lines (plan_id TEXT NOT NULL, line TEXT NOT NULL, ord INTEGER NOT NULL, "
+    "data TEXT NOT NULL, PRIMARY KEY (plan_id, line))",
+    "CREATE TABLE IF NOT EXISTS view_line_years (plan_id TEXT NOT NULL, line TEXT NOT NULL, year INTEGER NOT NULL, "
+    "data TEXT NOT NULL, PRIMARY KEY (plan_id, line, year))",
+    "CREATE TABLE IF NOT EXISTS view_pools (pool_id TEXT PRIMARY KEY, pool_key TEXT NOT NULL, code TEXT NOT NULL, "
+    "year INTEGER NOT NULL, partnership TEXT NOT NULL, data TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS view_grants (pool_id TEXT NOT NULL, number TEXT NOT NULL, data TEXT NOT NULL, "
+    "PRIMARY KEY (pool_id, number))",
+    "CREATE INDEX IF NOT EXISTS view_grants_number ON view_grants (number)",
+    "CREATE TABLE IF NOT EXISTS view_audit (sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, "
+    "date TEXT NOT NULL, kind TEXT NOT NULL, pool_key TEXT, year INTEGER, grant_number TEXT, reverses TEXT, "
+    "data TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS view_audit_reverses ON view_audit (reverses)",
+)
+
+_TABLES = {
+    PlanRow: ("view_plans", ("plan_id",)),
+    LineRow: ("view_lines", ("plan_id", "line")),
+    LineYearRow: ("view_line_years", ("plan_id", "line", "year")),
+    PoolRow: ("view_pools", ("pool_id",)),
+    GrantRow: ("view_grants", ("pool_id", "number")),
+}
+
+
+def dumps(row: Any) -> str:
+    return json.dumps(asdict(row), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _upsert(row: Any) -> tuple[str, tuple[Any, ...]]:
+    table, keys = _TABLES[type(row)]
+    extra: dict[str, Any] = {}
+    if isinstance(row, PlanRow):
+        extra = {"partnership": row.partnership, "year": row.year}
+    elif isinstance(row, LineRow):
+        extra = {"ord": row.ord}
+    elif isinstance(row, PoolRow):
+        extra = {"pool_key": row.key, "code": row.code, "year": row.year, "partnership": row.partnership}
+    columns = [*keys, *extra, "data"]
+    values = (*(getattr(row, k) for k in keys), *extra.values(), dumps(row))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+    return sql, values
+
+
+class SqlViewState:
+    """The fold's `ViewState` over the view tables, within one transaction.
+
+    Rows are read on first use and written back by `flush`, once per page.
+    """
+
+    def __init__(self, cursor: Any) -> None:
+        self.cursor = cursor
+        self.rows: dict[tuple[Any, ...], Any] = {}
+        self.dirty: dict[tuple[Any, ...], Any] = {}
+        self.audit: list[AuditRow] = []
+
+    def _get(self, cls: type, key: tuple[Any, ...]) -> Any:
+        full = (cls, *key)
+        if full in self.rows:
+            return self.rows[full]
+        table, keys = _TABLES[cls]
+        where = " AND ".join(f"{k} = ?" for k in keys)
+        self.cursor.execute(f"SELECT data FROM {table} WHERE {where}", key)
+        found = self.cursor.fetchone()
+        row = cls(**json.loads(found[0])) if found else None
+        self.rows[full] = row
+        return row
+
+    def _put(self, row: Any) -> None:
+        _, keys = _TABLES[type(row)]
+        full = (type(row), *(getattr(row, k) for k in keys))
+        self.rows[full] = row
+        self.dirty[full] = row
+
+    def plan(self, plan_id: str) -> PlanRow | None:
+        return self._get(PlanRow, (plan_id,))
+
+    def put_plan(self, row: PlanRow) -> None:
+        self._put(row)
+
+    def line(self, plan_id: str, line: str) -> LineRow | None:
+        return self._get(LineRow, (plan_id, line))
+
+    def put_line(self, row: LineRow) -> None:
+        self._put(row)
+
+    def line_year(self, plan_id: str, line: str, year: int) -> LineYearRow | None:
+        return self._get(LineYearRow, (plan_id, line, year))
+
+    def put_line_year(self, row: LineYearRow) -> None:
+        self._put(row)
+
+    def pool(self, pool_id: str) -> PoolRow | None:
+        return self._get(PoolRow, (pool_id,))
+
+    def put_pool(self, row: PoolRow) -> None:
+        self._put(row)
+
+    def grant(self, pool_id: str, number: str) -> GrantRow | None:
+        return self._get(GrantRow, (pool_id, number))
+
+    def put_grant(self, row: GrantRow) -> None:
+        self._put(row)
+
+    def add_audit(self, row: AuditRow) -> None:
+        self.audit.append(row)
+
+    def flush(self) -> None:
+        for row in self.dirty.values():
+            self.cursor.execute(*_upsert(row))
+        self.dirty.clear()
+        if self.audit:
+            self.cursor.executemany(
+                "INSERT INTO view_audit (sequence, event_id, date, kind, pool_key, year, grant_number, reverses, data) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (a.sequence, a.event_id, a.date, a.kind, a.pool, a.year, a.grant, a.reverses, dumps(a))
+                    for a in self.audit
+                ],
+            )
+            self.audit.clear()
+
+
+def create_views(cursor: Any) -> None:
+    for statement in SCHEMA:
+        cursor.execute(statement)
+
+
+def catch_up(
+    datastore: Any,
+    recorder: Any,
+    tracking: Any,
+    decode: Callable[[Any], Any],
+    *,
+    page_size: int = PAGE_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Apply every event the views have not seen; returns how many were applied."""
+    from eventsourcing.persistence import Tracking
+
+    from projections.fold import apply
+
+    applied = 0
+    while True:
+        with datastore.transaction(commit=True) as c:
+            last = tracking._max_tracking_id(VIEWS, c) or 0
+            notifications = recorder.select_notifications(start=last + 1, limit=page_size)
+            if not notifications:
+                return applied
+            first_id, last_id = notifications[0].id, notifications[-1].id
+            c.execute(
+                "SELECT notification_id, position, hash FROM event_chain WHERE notification_id BETWEEN ? AND ?",
+                (first_id, last_id),
+            )
+            chain = {row[0]: (row[1], row[2]) for row in c.fetchall()}
+            state = SqlViewState(c)
+            for notification in notifications:
+                link = chain.get(notification.id)
+                if link is None:
+                    raise ChainGapError(f"stored event {notification.id} has no place in the integrity chain")
+                apply(state, decode(notification), link[0], link[1])
+            state.flush()
+            tracking._insert_tracking(c, Tracking(VIEWS, last_id))
+        applied += len(notifications)
+        if progress is not None:
+            progress(len(notifications))
+
+
+class ChainGapError(Exception):
+    """The event log and the integrity chain disagree: run `pulje verify`."""
