@@ -44,6 +44,11 @@ def fail(code: int, message: str) -> NoReturn:
     sys.exit(code)
 
 
+def sentence(text: str) -> str:
+    """End a message with one full stop."""
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
 def classify(error: BaseException) -> tuple[int, str] | None:
     """The exit code and sentence for a failure, or None to let it through."""
     from domain.errors import DomainError
@@ -51,12 +56,12 @@ def classify(error: BaseException) -> tuple[int, str] | None:
     from ledger.service import LocationError
 
     if isinstance(error, DomainError):
-        return REFUSED, f"Refused: {error.message}."
+        return REFUSED, f"Refused: {sentence(error.message)}"
     if isinstance(error, PlanFileError):
         head = "Cannot read the plan file" if error.unreadable else "The plan file has problems; nothing was recorded"
         return (USAGE if error.unreadable else REFUSED), head + ":\n" + "\n".join(f"  {p}" for p in error.problems)
     if isinstance(error, LocationError):
-        return USAGE, f"Error: {error}."
+        return USAGE, f"Error: {sentence(str(error))}"
     module = type(error).__module__
     if module.startswith(("eventsourcing", "sqlite3", "psycopg")) or type(error).__name__ in (
         "StorageConflictError", "ChainGapError", "OperationalError", "DatabaseError",

@@ -34,7 +34,7 @@ from domain.money import Money
 from domain.plan import LineTerms, Plan, PoolTerms
 from domain.pool import Pool
 from ledger.mapper import PydanticMapper
-from ledger.views import catch_up, create_views
+from ledger.views import catch_up, create_views, views_current
 
 MAX_ATTEMPTS = 25
 
@@ -97,8 +97,11 @@ class Ledger(Application[UUID]):
         self.clock = clock or system_clock
         super().__init__(env)
         self.tracking = self.factory.tracking_recorder()
-        with self.recorder.datastore.transaction(commit=True) as c:
-            create_views(c)
+        with self.recorder.datastore.transaction(commit=False) as c:
+            current = views_current(c)
+        if not current:
+            with self.recorder.datastore.transaction(commit=True) as c:
+                create_views(c)
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         # Only what the composition root gives: no stray eventsourcing

@@ -22,6 +22,9 @@ from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow,
 
 VIEWS = "views"
 PAGE_SIZE = 500
+#: Bump when the fold or the rows change: stored views of another version are
+#: dropped and rebuilt from the event log on the next open.
+VIEWS_VERSION = 1
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_plans (plan_id TEXT PRIMARY KEY, partnership TEXT NOT NULL, "
@@ -152,9 +155,39 @@ class SqlViewState:
             self.audit.clear()
 
 
-def create_views(cursor: Any) -> None:
+_VIEW_TABLES = ("view_plans", "view_lines", "view_line_years", "view_pools", "view_grants", "view_audit")
+
+
+def views_current(cursor: Any) -> bool:
+    """Whether the view tables exist in this version (a read; no lock taken)."""
+    try:
+        cursor.execute("SELECT value FROM view_meta WHERE name = 'version'")
+    except Exception:  # noqa: BLE001 - the table does not exist yet (each backend names that error differently)
+        return False
+    row = cursor.fetchone()
+    return row is not None and row[0] == VIEWS_VERSION
+
+
+def create_views(cursor: Any) -> bool:
+    """Create the view tables; drop and recreate views of another version.
+
+    Returns True when the views were (re)created empty and need a full catch-up.
+    """
+    cursor.execute("CREATE TABLE IF NOT EXISTS view_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+    cursor.execute("SELECT value FROM view_meta WHERE name = 'version'")
+    row = cursor.fetchone()
+    if row is not None and row[0] == VIEWS_VERSION:
+        return False
+    for table in _VIEW_TABLES:
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in SCHEMA:
         cursor.execute(statement)
+    cursor.execute("DELETE FROM tracking WHERE application_name = ?", (VIEWS,))
+    cursor.execute(
+        "INSERT INTO view_meta (name, value) VALUES ('version', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (VIEWS_VERSION,),
+    )
+    return True
 
 
 def catch_up(

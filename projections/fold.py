@@ -33,7 +33,10 @@ KINDS = {
 }
 
 #: Fields every event has; the rest are "the kind's own fields".
-_COMMON = {"originator_id", "originator_version", "timestamp", "actor", "date", "decided_by", "decision_ref", "reason"}
+_COMMON = {
+    "originator_id", "originator_version", "originator_topic", "timestamp", "actor", "date", "decided_by",
+    "decision_ref", "reason",
+}
 
 
 def kind_of(event: Any) -> str:
@@ -271,32 +274,25 @@ def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: st
 
 def own_fields(event: Any) -> dict[str, Any]:
     """The kind's own fields as JSON-ready data; money as integer øre in `*_ore` keys."""
-    return {key: value for name in type(event).model_fields if name not in _COMMON for key, value in _field(name, getattr(event, name))}
+    return _fields(event, skip=_COMMON)
 
 
-def _field(name: str, value: Any) -> list[tuple[str, Any]]:
-    from domain.money import Money
-
-    if isinstance(value, Money):
-        return [(f"{name}_ore", value.ore)]
-    if hasattr(value, "model_fields"):
-        return [(name, {k: v for n in type(value).model_fields for k, v in _field(n, getattr(value, n))})]
-    if isinstance(value, (list, tuple)):
-        return [(name, [_plain(v) for v in value])]
-    if isinstance(value, dict):
-        if value and all(isinstance(v, Money) for v in value.values()):
-            return [(f"{name}_ore", {k: v.ore for k, v in value.items()})]
-        return [(name, {k: _plain(v) for k, v in value.items()})]
-    return [(name, _plain(value))]
+def _fields(model: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, info in type(model).model_fields.items():
+        if name in skip:
+            continue
+        value = getattr(model, name)
+        key = f"{name}_ore" if "Money" in str(info.annotation) else name
+        out[key] = _plain(value)
+    return out
 
 
 def _plain(value: Any) -> Any:
-    from domain.money import Money
-
-    if isinstance(value, Money):
-        return value.ore
     if hasattr(value, "model_fields"):
-        return {k: v for n in type(value).model_fields for k, v in _field(n, getattr(value, n))}
+        return _fields(value)
+    if hasattr(value, "ore") and type(value).__name__ == "Money":
+        return value.ore
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
