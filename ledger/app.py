@@ -415,6 +415,29 @@ class Ledger(Application[UUID]):
             self.recorder.datastore, self.recorder, self.tracking, self.mapper.to_domain_event, progress=progress
         )
 
+    def full_replay(self, page_size: int = 1000) -> Any:
+        """The read models folded from the whole log, in memory (no stored view used)."""
+        from projections.memory import MemoryState
+        from projections.fold import apply
+
+        state = MemoryState()
+        last = 0
+        while True:
+            notifications = self.recorder.select_notifications(start=last + 1, limit=page_size)
+            if not notifications:
+                return state
+            for notification in notifications:
+                position, chain_hash = self.recorder.position_of(notification.originator_id, notification.originator_version)
+                apply(state, self.mapper.to_domain_event(notification), position, chain_hash)
+            last = notifications[-1].id
+
+    def stored_views(self) -> Any:
+        """The stored read models, as they are (no catch-up)."""
+        from ledger.views import load_stored
+
+        with self.recorder.datastore.transaction(commit=False) as c:
+            return load_stored(c)
+
     def events_of(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, in order (no snapshot)."""
         return list(self.events.get(aggregate_id))

@@ -232,3 +232,24 @@ def catch_up(
 
 class ChainGapError(Exception):
     """The event log and the integrity chain disagree: run `pulje verify`."""
+
+
+def load_stored(cursor: Any) -> Any:
+    """Every stored view row, as a `MemoryState` to compare with a full replay."""
+    from projections.memory import MemoryState
+
+    state = MemoryState()
+    for cls, (table, _) in _TABLES.items():
+        cursor.execute(f"SELECT data FROM {table}")
+        for (data,) in cursor.fetchall():
+            row = cls(**json.loads(data))
+            {
+                PlanRow: state.put_plan,
+                LineRow: state.put_line,
+                LineYearRow: state.put_line_year,
+                PoolRow: state.put_pool,
+                GrantRow: state.put_grant,
+            }[cls](row)
+    cursor.execute("SELECT data FROM view_audit ORDER BY sequence")
+    state.audit = [AuditRow(**json.loads(data)) for (data,) in cursor.fetchall()]
+    return state

@@ -289,7 +289,7 @@ def _fields(model: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if hasattr(value, "model_fields"):
+    if hasattr(type(value), "model_fields"):
         return _fields(value)
     if hasattr(value, "ore") and type(value).__name__ == "Money":
         return value.ore
