@@ -448,8 +448,10 @@ def demo(ctx: click.Context, force: bool) -> None:
     from projections.render import plan_json, status_table
 
     session = ctx.find_object(Session)
-    db = session.db if ctx.parent and ctx.parent.get_parameter_source("db") != click.core.ParameterSource.DEFAULT else "pulje-demo.db"
-    result = build_demo(db, actor=session.actor, force=force)
+    given = ctx.parent.get_parameter_source if ctx.parent else (lambda name: click.core.ParameterSource.DEFAULT)
+    db = session.db if given("db") != click.core.ParameterSource.DEFAULT else "pulje-demo.db"
+    actor = session.actor if given("actor") != click.core.ParameterSource.DEFAULT else "sekretariatet"
+    result = build_demo(db, actor=actor, force=force)
     plans = [plan_json(p.plan, p.lines, p.years) for p in result.status.plans]
     click.echo(status_table(plans, result.status.pools, result.status.head))
     click.echo(f"\nDemo ledger: {result.db} ({result.events} events)")

@@ -5,7 +5,9 @@ events are pydantic models, so this mapper serialises them with pydantic
 (`model_dump_json`) and validates them back strictly.
 
 A stored event's state is the event's JSON without `originator_id` and
-`originator_version` (those are columns of their own). When an event class
+`originator_version` (those are columns of their own), compact, with keys in
+the model's field order and mappings in the order they were given (a plan
+line's budget posts keep the document's order). When an event class
 changes shape it gets `class_version = N` and static methods
 `upcast_v1_v2(state)`, ... that rewrite an old state dict in place; the
 stored state of a version above 1 carries `"class_version": N`.
@@ -33,7 +35,7 @@ class PydanticMapper(Mapper[UUID]):
         version = getattr(cls, "class_version", 1)
         if version > 1:
             state["class_version"] = version
-        data = json.dumps(state, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        data = json.dumps(state, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:

@@ -54,7 +54,7 @@ _TABLES = {
 
 
 def dumps(row: Any) -> str:
-    return json.dumps(asdict(row), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(asdict(row), ensure_ascii=False, separators=(",", ":"))
 
 
 def _upsert(row: Any) -> tuple[str, tuple[Any, ...]]:

@@ -325,7 +325,7 @@ def audit_table(rows: Sequence[AuditRow], reversed_by: dict[str, int], sequences
             subject = f"{t['line'].lower()} {r.details['terms']['line']}"
         elif r.kind == "plan_adopted":
             subject = f"{r.details.get('partnership')} {r.details.get('year')}"
-        note = r.reason or ""
+        note = r.reason or r.details.get("payment_ref") or ""
         if r.reverses:
             note = f"↩ #{sequences.get(r.reverses, '?')} {note}".strip()
         if r.event_id in reversed_by:

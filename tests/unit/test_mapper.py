@@ -79,12 +79,12 @@ def test_a_plan_event_with_nested_budgets_survives_the_round_trip(mapper: Pydant
         assert mapper.to_domain_event(mapper.to_stored_event(event)) == event
 
 
-def test_stored_state_is_canonical_json_without_the_ids(mapper: PydanticMapper) -> None:
+def test_stored_state_is_compact_json_in_field_order_without_the_ids(mapper: PydanticMapper) -> None:
     event = a_pool_with_history().collect_events()[1]
     stored = mapper.to_stored_event(event)
     state = json.loads(stored.state)
     assert "originator_id" not in state and "originator_version" not in state
-    assert list(state) == sorted(state)
+    assert list(state)[:3] == ["timestamp", "actor", "date"]
     assert state["amount"] == 500_000 and state["requested"] == 600_000
     assert state["timestamp"] == "2022-03-01T09:30:00Z"
     assert mapper.to_stored_event(event).state == stored.state
