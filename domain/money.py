@@ -54,6 +54,18 @@ class Money:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Money is immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Money is immutable")
+
+    def __reduce__(self) -> tuple[type[Money], tuple[int]]:
+        return (Money, (self.ore,))
+
+    def __copy__(self) -> Money:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Money:
+        return self
+
     def __add__(self, other: Money) -> Money:
         return Money(self.ore + _ore_of(other))
 

@@ -213,17 +213,18 @@ class _Checker:
                 continue
             no = no.strip()
             where = f"line[{i + 1}] (no {no})"
-            if no in seen:
+            duplicate = no in seen
+            if duplicate:
                 self.problem(f"{where}.no", f"duplicate line number (also line[{seen[no]}])")
-                continue
-            seen[no] = i + 1
+            else:
+                seen[no] = i + 1
             name = self.text(table, "name", where)
             line_areas = self.texts(table, "areas", where)
             for area in line_areas:
                 if areas and area.casefold() not in {a.casefold() for a in areas}:
                     self.problem(f"{where}.areas", f"{area!r} is not one of the plan's areas ({', '.join(areas)})")
             budgets = self.budgets(table.get("budget", {}), where, no, name or no)
-            if name is None:
+            if name is None or duplicate:
                 continue
             lines.append(
                 LineTerms(
@@ -334,8 +335,9 @@ class _Checker:
             decided_by = self.text(table, "decided_by", where)
             if not isinstance(line, str) or not line.strip():
                 self.problem(f"{where}.line", f"must name the funding line, e.g. \"14\", not {line!r}")
-                continue
-            line = line.strip()
+                line = None
+            else:
+                line = line.strip()
             if code is not None and not _CODE.fullmatch(code):
                 self.problem(f"{where}.code", f"{code!r} must be 1-10 letters or digits starting with a letter, e.g. BTP")
             if key is not None:
@@ -346,14 +348,14 @@ class _Checker:
                 if code.casefold() in codes:
                     self.problem(f"{where}.code", f"duplicate pool code {code!r}")
                 codes.add(code.casefold())
-            funding_line = by_no.get(line)
-            if funding_line is None:
+            funding_line = by_no.get(line) if line is not None else None
+            if line is not None and funding_line is None:
                 self.problem(f"{where}.line", f"points at line {line!r}, which the plan does not have")
-            elif year is not None:
+            elif funding_line is not None and year is not None:
                 budget = funding_line.budget_for(year)
                 if budget is not None and budget.discontinued:
                     self.problem(f"{where}.line", f"points at line {line!r}, which is discontinued in {year}")
-            if None in (key, code, name, decided_by):
+            if None in (key, code, name, decided_by, line):
                 continue
             pools.append(PoolTerms(key=key, code=code, name=name, line=line, decided_by=decided_by))
         return pools
