@@ -32,8 +32,12 @@ class LocationError(Exception):
     """A `--db` value that names no usable ledger."""
 
 
-def sqlite_env(db: str) -> dict[str, str]:
-    """The application environment for a `--db` value."""
+def sqlite_env(db: str, *, create: bool = True) -> dict[str, str]:
+    """The application environment for a `--db` value.
+
+    With `create=False` (reading commands) a missing ledger file is an error
+    rather than a new empty ledger.
+    """
     text = db.strip()
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
@@ -46,6 +50,8 @@ def sqlite_env(db: str) -> dict[str, str]:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise LocationError(f"the folder {parent} does not exist; create it or choose another --db path")
+    if not create and not path.exists():
+        raise LocationError(f"there is no ledger at {path}; start one with `pulje plan import FILE` or give --db")
     return {"PERSISTENCE_MODULE": "ledger.sqlite:LedgerSQLiteFactory", "SQLITE_DBNAME": str(path)}
 
 
@@ -66,8 +72,10 @@ class Status:
 class Pulje:
     """One user's session on one ledger."""
 
-    def __init__(self, db: str, actor: str, *, clock: Callable[[], dt.datetime] | None = None) -> None:
-        self.env = sqlite_env(db)
+    def __init__(
+        self, db: str, actor: str, *, clock: Callable[[], dt.datetime] | None = None, create: bool = True
+    ) -> None:
+        self.env = sqlite_env(db, create=create)
         self.actor = actor
         self.clock = clock
         self._ledger: Ledger | None = None
