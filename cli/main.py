@@ -87,13 +87,13 @@ def main(ctx: click.Context, db: str, actor: str) -> None:
     ctx.call_on_close(session.close)
 
 
-def _pulje(ctx: click.Context) -> Any:
-    """The session for a command that may write (creates a new ledger file)."""
+def _new_or_existing(ctx: click.Context) -> Any:
+    """The session for `plan import`, the one command that may start a new ledger file."""
     return ctx.find_object(Session).pulje()
 
 
-def _reading(ctx: click.Context) -> Any:
-    """The session for a reading command: the ledger file must exist."""
+def _pulje(ctx: click.Context) -> Any:
+    """The session for every other command: the ledger file must exist."""
     return ctx.find_object(Session).pulje(create=False)
 
 
@@ -122,7 +122,7 @@ def plan_import(ctx: click.Context, file: str, date: Any, decision_ref: str | No
     """
     from domain.money import format_ore
 
-    recorded, plan_file = _pulje(ctx).import_plan(file, date=date, decision_ref=decision_ref, key=key)
+    recorded, plan_file = _new_or_existing(ctx).import_plan(file, date=date, decision_ref=decision_ref, key=key)
     spec = plan_file.spec
     totals = plan_file.totals()
     for warning in plan_file.warnings:
@@ -166,7 +166,7 @@ def plan_show(ctx: click.Context, year: int | None, partnership: str | None, fmt
     """
     from projections.render import head_json, plan_detail_json, plan_text
 
-    plans, head = _reading(ctx).plan_show(year=year, partnership=partnership)
+    plans, head = _pulje(ctx).plan_show(year=year, partnership=partnership)
     data = {**head_json(head), "plans": [plan_detail_json(p.plan, p.lines, p.years) for p in plans]}
     emit(fmt, data, plan_text(data, lang))
 
@@ -325,7 +325,7 @@ def pool_show(ctx: click.Context, pool: str, year: int, as_of: Any, partnership:
     """
     from projections.render import head_json, pool_json, pool_table
 
-    row, grants, head = _reading(ctx).pool_show(pool, year=year, as_of=as_of, partnership=partnership)
+    row, grants, head = _pulje(ctx).pool_show(pool, year=year, as_of=as_of, partnership=partnership)
     data = {**pool_json(row, grants), **head_json(head), "as_of": as_of.isoformat() if as_of else None}
     emit(fmt, data, pool_table(row, grants, head, lang))
 
@@ -398,7 +398,7 @@ def status(ctx: click.Context, year: int | None, as_of: Any, partnership: str | 
     """
     from projections.render import head_json, plan_json, pool_json, status_table
 
-    result = _reading(ctx).status(year=year, as_of=as_of, partnership=partnership)
+    result = _pulje(ctx).status(year=year, as_of=as_of, partnership=partnership)
     plans = [plan_json(p.plan, p.lines, p.years) for p in result.plans]
     data = {
         **head_json(result.head),
@@ -423,7 +423,7 @@ def audit(ctx: click.Context, since: Any, until: Any, fmt: str, lang: str) -> No
     """
     from projections.render import audit_csv_rows, audit_json, audit_table, head_json
 
-    rows, reversed_by, head = _reading(ctx).audit(since=since, until=until)
+    rows, reversed_by, head = _pulje(ctx).audit(since=since, until=until)
     sequences = {r.event_id: r.sequence for r in rows}
     if fmt == "csv":
         buffer = io.StringIO()

@@ -11,10 +11,17 @@ import click
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-class RefusedParameter(click.BadParameter):
-    """A value a rule of the domain refuses (a bad amount): exit code 3."""
+class RefusedParameter(click.ClickException):
+    """A value a rule of the domain refuses (a bad amount): one sentence, exit code 3."""
 
     exit_code = 3
+
+    def __init__(self, message: str, param: Any = None) -> None:
+        hint = f"{param.opts[0]}: " if param is not None and getattr(param, "opts", None) else ""
+        super().__init__(f"{hint}{message}")
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Refused: {self.message}.", err=True)
 
 
 class IsoDate(click.ParamType):
@@ -48,7 +55,7 @@ class Amount(click.ParamType):
         try:
             return parse_amount(value)
         except AmountError as error:
-            raise RefusedParameter(error.message, ctx=ctx, param=param) from None
+            raise RefusedParameter(error.message, param) from None
 
 
 DATE = IsoDate()

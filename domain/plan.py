@@ -264,6 +264,12 @@ class Plan(Aggregate):
         why = required_text(reason, "The reason for a reversal")
         when = date or record.date
         check_not_before(when, record.date, "the reversal", "the reallocation it reverses")
+        source = self.line(record.from_line)
+        if record.year in source.discontinued:
+            raise PlanError(
+                f"line {source.terms.line} {source.terms.name} is discontinued (udgår) in {record.year}; "
+                "the money cannot move back to it"
+            )
         self.check_can_take(self.line(record.to_line), record.year, Money(record.amount), when, "move back")
         self.trigger_event(
             self.ReallocationReversed, timestamp=timestamp, actor=actor, date=when,

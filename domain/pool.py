@@ -295,9 +295,10 @@ class Pool(Aggregate):
         if grant.reversed:
             raise ReversalError(f"{grant.number} was reversed; its entries stay as they are")
         if entry.kind == "GrantAwarded":
-            if grant.disbursed or grant.returned or grant.withdrawn:
+            lowest, at = grant.payable.lowest_from(when)
+            if grant.disbursed or grant.returned or grant.withdrawn or lowest < entry.amount:
                 raise ReversalError(
-                    f"{grant.number} has payments, returns or a withdrawal; reverse those first"
+                    f"{grant.number} has payments, returns or a withdrawal{_on(at)}; reverse those first"
                 )
         elif entry.kind == "GrantDisbursed":
             if grant.withdrawn:

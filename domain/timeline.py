@@ -39,19 +39,21 @@ class Timeline:
     def lowest_from(self, date: dt.date) -> tuple[int, dt.date | None]:
         """The lowest balance on or after `date`, counting a new entry there.
 
-        Returns the balance and the date it occurs on (None when the lowest
-        point is the new entry itself, i.e. the balance at `date`).
+        Returns the balance and the date it occurs on: None when the lowest
+        point is at `date` itself, else the date of the later entry after
+        which the balance is lowest (the earliest such date on a tie).
         """
         key = (date.toordinal(), 1 << 62, 0)
         running = self.total
-        lowest, lowest_at = running, None
+        lowest: int | None = None
+        lowest_at: dt.date | None = None
         i = len(self.entries) - 1
         while i >= 0 and self.entries[i] > key:
-            if running < lowest:
+            if lowest is None or running <= lowest:
                 lowest, lowest_at = running, dt.date.fromordinal(self.entries[i][0])
             running -= self.entries[i][2]
             i -= 1
-        if running < lowest:
+        if lowest is None or running <= lowest:
             lowest, lowest_at = running, None
         return lowest, lowest_at
 

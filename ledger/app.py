@@ -135,7 +135,9 @@ class Ledger(Application[UUID]):
                         f"({existing.source_file}, sha256 {existing.source_sha256[:12]}...); "
                         "change an adopted plan with reallocations"
                     )
-                return self._recorded(plan_id, 1, repeated=True)
+                last = [(plan_id, len(existing.lines) + 1)]
+                last += [(ids.pool_id(spec.partnership, terms.key, spec.year), 1) for terms in existing.pools.values()]
+                return self._recorded(plan_id, 1, repeated=True, write=last)
             when = date or dt.date(spec.year, 1, 1)
             timestamp = self.now()
             plan = Plan.adopt(
@@ -355,7 +357,10 @@ class Ledger(Application[UUID]):
                 earlier = self._get_or_none(ids.command_key_id(key))
                 if earlier is not None:
                     earlier.check_same(command, digest)
-                    return self._recorded(earlier.target_id, earlier.target_version, grant=earlier.grant, repeated=True)
+                    return self._recorded(
+                        earlier.target_id, earlier.target_version, grant=earlier.grant, repeated=True,
+                        write=[(earlier.id, 1)],
+                    )
             decision = decide()
             if isinstance(decision, Recorded):
                 return decision
@@ -368,8 +373,12 @@ class Ledger(Application[UUID]):
                         grant=decision.grant, timestamp=self.now(), actor=actor, date=self.now().date(),
                     )
                 )
-            self.save(*aggregates)
-            return self._recorded(decision.target_id, decision.target_version, grant=decision.grant, extra=decision.extra)
+            recordings = self.save(*aggregates)
+            last = recordings[-1].domain_event
+            return self._recorded(
+                decision.target_id, decision.target_version, grant=decision.grant, extra=decision.extra,
+                write=[(last.originator_id, last.originator_version)],
+            )
 
         return self._retrying(attempt)
 
@@ -401,9 +410,19 @@ class Ledger(Application[UUID]):
 
     def _recorded(
         self, originator_id: UUID, version: int, *, grant: str | None = None, repeated: bool = False,
-        extra: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None, write: list[tuple[UUID, int]] | None = None,
     ) -> Recorded:
+        """The main event's id and sequence, and the head after the whole write.
+
+        `write` names the write's events whose latest chain link is the head
+        the write left (a write may store several events after its main one).
+        """
         position, head = self.recorder.position_of(originator_id, version)
+        end = position
+        for other_id, other_version in write or []:
+            other_position, other_head = self.recorder.position_of(other_id, other_version)
+            if other_position > end:
+                end, head = other_position, other_head
         return Recorded(
             event_id=str(ids.event_id(originator_id, version)), sequence=position, head=head, grant=grant,
             repeated=repeated, extra=extra or {},

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 
 DEFAULT_DB = "pulje.db"
 
+#: The kinds of event a counter-entry can undo (a pool's funding change stands
+#: for the reallocation behind it).
+REVERSIBLE = {
+    "reallocated", "funding_changed", "grant_awarded", "grant_disbursed", "grant_returned", "grant_withdrawn",
+}
+
 
 class LocationError(Exception):
     """A `--db` value that names no usable ledger."""
@@ -200,21 +206,32 @@ class Pulje:
         )
 
     def reverse(self, event: str, *, reason: str | None, date: dt.date | None = None, key: str | None = None) -> Recorded:
-        originator_id, version = self.locate(event)
+        originator_id, version, kind = self.locate(event)
+        if kind not in REVERSIBLE:
+            from domain.errors import ReversalError
+            from projections.render import KIND_EN
+
+            raise ReversalError(
+                f"event {event.strip()} is {KIND_EN.get(kind, kind)}, which cannot be reversed; only reallocations, "
+                "grant awards, payments, returns and withdrawals can (record a new decision instead)"
+            )
         return self._written(
             self.ledger.reverse(
                 originator_id=originator_id, version=version, reason=reason, date=date, actor=self.actor, key=key
             )
         )
 
-    def locate(self, event: str) -> tuple[UUID, int]:
-        """An event by its sequence number or its id."""
+    def locate(self, event: str) -> tuple[UUID, int, str]:
+        """An event by its sequence number or its id: aggregate id, version and kind."""
+        from projections.fold import KINDS
+
         text = event.strip().lstrip("#")
         if text.isascii() and text.isdigit():
             found = self.ledger.recorder.locate(int(text))
             if found is None:
                 raise NotFoundError(f"no event with sequence number {text}")
-            return found[0], found[1]
+            topic = found[2].partition(":")[2]
+            return found[0], found[1], KINDS.get(topic, topic)
         try:
             event_id = str(UUID(text))
         except ValueError:
@@ -223,7 +240,7 @@ class Pulje:
             row = views.event_by_id(event_id)
         if row is None:
             raise NotFoundError(f"no event with id {event_id}")
-        return UUID(row.aggregate_id), row.version
+        return UUID(row.aggregate_id), row.version, row.kind
 
     # ------------------------------------------------------------------ reads
 

@@ -24,7 +24,7 @@ VIEWS = "views"
 PAGE_SIZE = 500
 #: Bump when the fold or the rows change: stored views of another version are
 #: dropped and rebuilt from the event log on the next open.
-VIEWS_VERSION = 1
+VIEWS_VERSION = 2
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_plans (plan_id TEXT PRIMARY KEY, partnership TEXT NOT NULL, "

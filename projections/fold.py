@@ -50,8 +50,7 @@ def apply(state: ViewState, event: Any, sequence: int, chain_hash: str) -> None:
     if handler is None:
         raise ValueError(f"the read models do not know events of kind {kind}")
     handler(state, event)
-    if kind != "key_recorded":
-        state.add_audit(audit_row(state, event, kind, sequence, chain_hash))
+    state.add_audit(audit_row(state, event, kind, sequence, chain_hash))
 
 
 # ---------------------------------------------------------------------- plan
@@ -199,7 +198,7 @@ def _entry_reversed(state: ViewState, e: Any) -> None:
 
 
 def _nothing(state: ViewState, e: Any) -> None:
-    """Command keys change no balance."""
+    """Command keys change no balance; the audit trail still lists them."""
 
 
 _HANDLERS: dict[str, Callable[[ViewState, Any], None]] = {

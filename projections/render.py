@@ -226,6 +226,17 @@ KIND_DA = {
     "line_discontinued": "aktivitet udgår", "pool_opened": "pulje åbnet", "funding_changed": "puljens midler ændret",
     "grant_awarded": "bevilling", "grant_disbursed": "udbetaling", "grant_returned": "tilbagebetaling",
     "grant_withdrawn": "bevilling annulleret", "pool_closed": "pulje lukket", "entry_reversed": "tilbageførsel",
+    "key_recorded": "idempotensnøgle",
+}
+
+
+KIND_EN = {
+    "plan_adopted": "the plan's adoption", "line_budgeted": "a line's budget as adopted",
+    "reallocated": "a reallocation", "reallocation_reversed": "a reversal of a reallocation",
+    "line_discontinued": "a line discontinued", "pool_opened": "a pool's opening",
+    "funding_changed": "a change to a pool's funding", "grant_awarded": "a grant award",
+    "grant_disbursed": "a payment", "grant_returned": "a return", "grant_withdrawn": "a withdrawal",
+    "pool_closed": "a pool's close", "entry_reversed": "a reversal", "key_recorded": "a command key",
 }
 
 
@@ -323,6 +334,8 @@ def audit_table(rows: Sequence[AuditRow], reversed_by: dict[str, int], sequences
             subject = f"{r.details.get('from_line')} -> {r.details.get('to_line')}"
         elif r.kind == "line_budgeted":
             subject = f"{t['line'].lower()} {r.details['terms']['line']}"
+        elif r.kind == "key_recorded":
+            subject = f"--key {r.details.get('key')} ({r.details.get('command')})"
         elif r.kind == "plan_adopted":
             subject = f"{r.details.get('partnership')} {r.details.get('year')}"
         note = r.reason or r.details.get("payment_ref") or ""
