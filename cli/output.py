@@ -45,7 +45,8 @@ def fail(code: int, message: str) -> NoReturn:
 
 
 def sentence(text: str) -> str:
-    """End a message with one full stop."""
+    """A message as one sentence: a capital first letter and one full stop."""
+    text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
 
 

@@ -21,7 +21,9 @@ class RefusedParameter(click.ClickException):
         super().__init__(f"{hint}{message}")
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Refused: {self.message}.", err=True)
+        from cli.output import sentence
+
+        click.echo(f"Refused: {sentence(self.message)}", err=True)
 
 
 class IsoDate(click.ParamType):

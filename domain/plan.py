@@ -288,6 +288,11 @@ class Plan(Aggregate):
         why = required_text(reason, "The reason")
         if year in state.discontinued:
             raise PlanError(f"line {state.terms.line} is already discontinued in {year}")
+        check_not_before(date, self.adopted_on, "discontinuing the line", "the plan's adoption")
+        timeline = state.timelines.get(year)
+        if timeline and timeline.entries:
+            last = dt.date.fromordinal(timeline.entries[-1][0])
+            check_not_before(date, last, "discontinuing the line", f"its last budget change in {year}")
         left = state.current(year)
         if left:
             raise PlanError(

@@ -167,6 +167,9 @@ class Pool(Aggregate):
     ) -> None:
         """Follow a reallocation to or from the pool's line."""
         self.check_open()
+        if change.ore == 0:
+            raise DomainError("a change to a pool's funding must move more than 0 kr.")
+        check_not_before(date, self.opened_on, "the change to the pool's funding", "the pool opened")
         if change.ore < 0:
             self.check_available(-change.ore, date, "give up")
         self.trigger_event(
@@ -187,6 +190,8 @@ class Pool(Aggregate):
         what = required_text(purpose, "The purpose")
         ref = required_text(decision_ref, "The decision reference")
         self.check_positive(amount, "A grant")
+        if requested is not None and requested.ore <= 0:
+            raise DomainError("the amount applied for must be more than 0 kr.")
         check_year(date, self.year, f"a grant from {self.name} {self.year}")
         check_not_before(date, self.opened_on, "the grant", "the pool opened")
         self.check_available(amount.ore, date, "grant")
