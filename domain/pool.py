@@ -149,7 +149,7 @@ class Pool(Aggregate):
     # ------------------------------------------------------------------ commands
 
     @classmethod
-    def open(
+    def open_for_year(
         cls, *, id: UUID, plan_id: UUID, partnership: str, key: str, code: str, name: str, year: int,
         line: str, areas: tuple[str, ...], decided_by: str, funding: Money, timestamp: dt.datetime,
         actor: str, date: dt.date, decision_ref: str | None,

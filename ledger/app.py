@@ -148,7 +148,7 @@ class Ledger(Application[UUID]):
                 decision_ref=decision_ref or f"{spec.title} ({spec.source_file})",
             )
             pools = [
-                Pool.open(
+                Pool.open_for_year(
                     id=ids.pool_id(spec.partnership, terms.key, spec.year), plan_id=plan_id,
                     partnership=spec.partnership, key=terms.key, code=terms.code, name=terms.name,
                     year=spec.year, line=terms.line, areas=spec.areas, decided_by=terms.decided_by,

@@ -152,7 +152,7 @@ class PoolMachine(RuleBasedStateMachine):
 
     @initialize(funding=st.integers(min_value=-20, max_value=300).map(lambda n: max(n, 0)))
     def open_pool(self, funding: int) -> None:
-        self.pool = Pool.open(
+        self.pool = Pool.open_for_year(
             id=uuid4(), plan_id=uuid4(), partnership="Tingbjerg-Husum", key="bylivs-og-tryghedspulje",
             code="BTP", name="Bylivs- og tryghedspulje", year=2022, line="14", areas=AREAS, decided_by=BODY,
             funding=Money(funding), timestamp=RECORDED, actor="t", date=OPENED_ON, decision_ref="plan",

@@ -43,7 +43,7 @@ def mapper() -> PydanticMapper:
 
 
 def a_pool_with_history() -> Pool:
-    pool = Pool.open(
+    pool = Pool.open_for_year(
         id=uuid4(), plan_id=uuid4(), partnership="Tingbjerg-Husum", key="btp", code="BTP", name="Bylivs- og tryghedspulje",
         year=2022, line="14", areas=("Tryggere byliv",), decided_by="arbejdsgruppen", funding=Money.kroner(107_000),
         timestamp=NOW, actor="t", date=dt.date(2022, 1, 1), decision_ref="plan",

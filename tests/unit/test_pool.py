@@ -49,7 +49,7 @@ def d(month: int, day: int = 1, year: int = 2022) -> dt.date:
 
 def open_pool(funding: int = 107_000, date: dt.date = OPENED_ON, areas: tuple[str, ...] = AREAS) -> Pool:
     """An open pool whose opening event is already collected (as if saved)."""
-    pool = Pool.open(
+    pool = Pool.open_for_year(
         id=uuid4(), plan_id=uuid4(), partnership="Tingbjerg-Husum", key="bylivs-og-tryghedspulje",
         code="BTP", name=NAME, year=2022, line="14", areas=areas, decided_by=BODY,
         funding=kr(funding), timestamp=RECORDED, actor="t", date=date, decision_ref="Tryghedsplan 2022",
@@ -785,7 +785,7 @@ def test_a_reversal_needs_a_reason_and_a_date_not_before_the_entry():
 
 
 def test_a_pool_rebuilt_from_its_events_or_a_snapshot_has_the_same_state():
-    pool = Pool.open(
+    pool = Pool.open_for_year(
         id=uuid4(), plan_id=uuid4(), partnership="Tingbjerg-Husum", key="bylivs-og-tryghedspulje",
         code="BTP", name=NAME, year=2022, line="14", areas=AREAS, decided_by=BODY,
         funding=kr(107_000), timestamp=RECORDED, actor="t", date=OPENED_ON, decision_ref="ref",
