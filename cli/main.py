@@ -17,11 +17,13 @@ from cli.output import dump, emit, handle, recorded_json, recorded_text
 from cli.params import (
     AMOUNT,
     DATE,
+    HASH,
     YEAR,
     format_option,
     key_option,
     lang_option,
     partnership_option,
+    recorded_before_option,
     write_format_option,
 )
 
@@ -314,19 +316,26 @@ def pool_group() -> None:
 @click.argument("pool", metavar="POOL")
 @click.option("--year", type=YEAR, required=True, help="The pool's year.")
 @click.option("--as-of", type=DATE, default=None, help="Show the pool as of an effective date.")
+@recorded_before_option
 @partnership_option
 @format_option
 @lang_option
 @click.pass_context
-def pool_show(ctx: click.Context, pool: str, year: int, as_of: Any, partnership: str | None, fmt: str, lang: str) -> None:
+def pool_show(ctx: click.Context, pool: str, year: int, as_of: Any, recorded_before: Any, partnership: str | None,
+              fmt: str, lang: str) -> None:
     """Funding, awarded, disbursed, returned and available; every grant.
 
     Example: pulje pool show BTP --year 2022 --as-of 2022-06-30
     """
-    from projections.render import head_json, pool_json, pool_table
+    from projections.render import head_json, moment, pool_json, pool_table
 
-    row, grants, head = _pulje(ctx).pool_show(pool, year=year, as_of=as_of, partnership=partnership)
-    data = {**pool_json(row, grants), **head_json(head), "as_of": as_of.isoformat() if as_of else None}
+    row, grants, head = _pulje(ctx).pool_show(
+        pool, year=year, as_of=as_of, partnership=partnership, recorded_before=recorded_before
+    )
+    data = {
+        **pool_json(row, grants), **head_json(head), "as_of": as_of.isoformat() if as_of else None,
+        "recorded_before": moment(recorded_before),
+    }
     emit(fmt, data, pool_table(row, grants, head, lang))
 
 
@@ -387,22 +396,25 @@ def reverse(ctx: click.Context, event: str, reason: str, date: Any, key: str | N
 @main.command()
 @click.option("--year", type=YEAR, default=None, help="Only the plan and pools of this year.")
 @click.option("--as-of", type=DATE, default=None, help="Balances as of an effective date.")
+@recorded_before_option
 @partnership_option
 @format_option
 @lang_option
 @click.pass_context
-def status(ctx: click.Context, year: int | None, as_of: Any, partnership: str | None, fmt: str, lang: str) -> None:
+def status(ctx: click.Context, year: int | None, as_of: Any, recorded_before: Any, partnership: str | None, fmt: str,
+           lang: str) -> None:
     """Balances of every plan line and pool, and the ledger's head.
 
     Example: pulje status --year 2022
     """
-    from projections.render import head_json, plan_json, pool_json, status_table
+    from projections.render import head_json, moment, plan_json, pool_json, status_table
 
-    result = _pulje(ctx).status(year=year, as_of=as_of, partnership=partnership)
+    result = _pulje(ctx).status(year=year, as_of=as_of, partnership=partnership, recorded_before=recorded_before)
     plans = [plan_json(p.plan, p.lines, p.years) for p in result.plans]
     data = {
         **head_json(result.head),
         "as_of": as_of.isoformat() if as_of else None,
+        "recorded_before": moment(recorded_before),
         "plans": plans,
         "pools": [pool_json(p) for p in result.pools],
     }
@@ -434,6 +446,59 @@ def audit(ctx: click.Context, since: Any, until: Any, fmt: str, lang: str) -> No
         return
     data = {**head_json(head), "events": [audit_json(r, reversed_by, sequences) for r in rows]}
     emit(fmt, data, audit_table(rows, reversed_by, sequences, head, lang))
+
+
+@main.command()
+@click.option("--pool", required=True, metavar="POOL", help="The pool's id or code, e.g. BTP.")
+@click.option("--year", type=YEAR, required=True, help="The pool's year.")
+@click.option("--until", type=DATE, default=None, help="Stop after this effective date.")
+@recorded_before_option
+@partnership_option
+@format_option
+@lang_option
+@click.pass_context
+def replay(ctx: click.Context, pool: str, year: int, until: Any, recorded_before: Any, partnership: str | None,
+           fmt: str, lang: str) -> None:
+    """Every decision on a pool in effective-date order, with the balance after each.
+
+    Ties on a date keep the order of recording. Entries recorded 30 days or
+    more after their effective date are marked as late.
+
+    Example: pulje replay --pool BTP --year 2022 --until 2022-06-30
+    """
+    from projections.render import head_json, moment, pool_json, replay_json, replay_table
+
+    row, steps, head = _pulje(ctx).replay(
+        pool, year=year, until=until, recorded_before=recorded_before, partnership=partnership
+    )
+    data = {
+        **head_json(head), "pool": pool_json(row), "until": until.isoformat() if until else None,
+        "recorded_before": moment(recorded_before), "steps": [replay_json(step) for step in steps],
+    }
+    emit(fmt, data, replay_table(row, steps, head, lang))
+
+
+# ---------------------------------------------------------------------- verify
+
+
+@main.command()
+@click.option("--head", "expected_head", type=HASH, default=None,
+              help="Also prove the ledger still contains, unchanged, the state whose head was HASH.")
+@format_option
+@click.pass_context
+def verify(ctx: click.Context, expected_head: str | None, fmt: str) -> None:
+    """Recompute the chain, replay every aggregate, re-check every rule, compare the views.
+
+    Exits 0 when everything holds, 1 naming the first bad position and what is wrong.
+    Writes nothing.
+
+    Example: pulje verify --head 3f2a...c9 (the head printed in last year's ultimo report)
+    """
+    from cli.output import verify_json, verify_text
+
+    report = _pulje(ctx).verify(expected_head=expected_head)
+    emit(fmt, verify_json(report), verify_text(report))
+    ctx.exit(0 if report.ok else 1)
 
 
 # ---------------------------------------------------------------------- demo

@@ -81,3 +81,40 @@ def handle(error: BaseException) -> NoReturn:
             raise error
         found = (STORAGE, f"Internal error ({type(error).__name__}): {error}. Set PULJE_DEBUG=1 to see the traceback.")
     fail(*found)
+
+
+def verify_json(report: Any) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "head": report.head[1],
+        "head_sequence": report.head[0],
+        "events": report.events,
+        "aggregates": report.aggregates,
+        "snapshots": report.snapshots,
+        "views_sequence": report.views_position,
+        "expected_head": report.expected_head,
+        "expected_head_found_at": report.head_found,
+        "first_problem": str(report.problems[0]) if report.problems else None,
+        "problems": [{"check": p.check, "position": p.position, "message": p.message} for p in report.problems],
+    }
+
+
+def verify_text(report: Any) -> str:
+    lines = [
+        f"events: {report.events}, aggregates: {report.aggregates}, snapshots: {report.snapshots}",
+        f"head: {report.head[1]} (#{report.head[0]})",
+    ]
+    if report.expected_head is not None:
+        if report.head_found is not None:
+            lines.append(f"--head {report.expected_head}: found at #{report.head_found}; everything up to it is unchanged"
+                         if not report.problems else f"--head {report.expected_head}: found at #{report.head_found}")
+        else:
+            lines.append(f"--head {report.expected_head}: NOT in this ledger (it was rewritten, cut short, or is another ledger)")
+    if report.problems:
+        lines.append(f"FAILED: {len(report.problems)} problem(s); the first: {report.problems[0]}")
+        lines += [f"  {p}" for p in report.problems[1:20]]
+        if len(report.problems) > 20:
+            lines.append(f"  ... and {len(report.problems) - 20} more (see --format json)")
+    elif report.ok:
+        lines.append("OK: the chain, the replay, every rule and the read models all hold.")
+    return "\n".join(lines)

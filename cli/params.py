@@ -9,6 +9,9 @@ from typing import Any
 import click
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_MOMENT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})"
+)
 
 
 class RefusedParameter(click.ClickException):
@@ -60,7 +63,47 @@ class Amount(click.ParamType):
             raise RefusedParameter(error.message, param) from None
 
 
+class ChainHash(click.ParamType):
+    """A chain head: 64 hexadecimal digits, as `status` and reports print it."""
+
+    name = "HASH"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        text = str(value).strip()
+        if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+            self.fail(f"{value!r} is not a head: a head is 64 hexadecimal digits (0-9, a-f)", param, ctx)
+        return text.lower()
+
+
+class Timestamp(click.ParamType):
+    """A moment: YYYY-MM-DDTHH:MM[:SS] with Z or an offset, or a date (its start, UTC)."""
+
+    name = "TIMESTAMP"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.datetime:
+        if isinstance(value, dt.datetime):
+            return value
+        text = str(value).strip()
+        if _ISO_DATE.fullmatch(text):
+            try:
+                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), dt.timezone.utc)
+            except ValueError:
+                self.fail(f"{value!r} is not a date in the calendar", param, ctx)
+        if not text.isascii() or not _ISO_MOMENT.fullmatch(text):
+            self.fail(
+                f"{value!r} is not a timestamp; write e.g. 2023-01-15T12:00:00Z, 2023-01-15T13:00+01:00 or 2023-01-15",
+                param, ctx,
+            )
+        try:
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            self.fail(f"{value!r} is not a moment in the calendar", param, ctx)
+        return moment.astimezone(dt.timezone.utc)
+
+
 DATE = IsoDate()
+TIMESTAMP = Timestamp()
+HASH = ChainHash()
 AMOUNT = Amount()
 YEAR = click.IntRange(1900, 2200)
 
@@ -78,6 +121,10 @@ key_option = click.option(
 )
 partnership_option = click.option(
     "--partnership", default=None, metavar="NAME", help="Which partnership, when several have a plan for the year."
+)
+recorded_before_option = click.option(
+    "--recorded-before", type=Timestamp(), default=None,
+    help="Show what the ledger said at that moment (events recorded before it), e.g. 2023-01-01T00:00Z.",
 )
 lang_option = click.option(
     "--lang", type=click.Choice(["da", "en"]), default="da", show_default=True, help="Language of tables."

@@ -304,6 +304,34 @@ class Plan(Aggregate):
             decision_ref=ref, reason=why, line=state.terms.line, year=year,
         )
 
+    # ------------------------------------------------------------------ checks
+
+    def problems(self) -> list[str]:
+        """Every broken rule in the recorded state (empty when all hold): for `verify`."""
+        found: list[str] = []
+        years = {b.year for state in self.lines.values() for b in state.terms.budgets}
+        years |= {r.year for r in self.reallocations.values()}
+        for year in sorted(years):
+            adopted = sum((self.adopted(line, year) for line in self.lines), ZERO)
+            if self.total(year) != adopted:
+                found.append(
+                    f"the {year} budgets of the {self.year} plan sum to {self.total(year).format()}, "
+                    f"not the adopted {adopted.format()}"
+                )
+        for state in self.lines.values():
+            for year, timeline in state.timelines.items():
+                negative = timeline.first_negative()
+                if negative:
+                    found.append(
+                        f"line {state.terms.line} went below zero in {year} on {negative[1].isoformat()}"
+                    )
+                if year in state.discontinued and timeline.total:
+                    found.append(f"line {state.terms.line} is discontinued in {year} but holds {Money(timeline.total).format()}")
+        for terms in self.pools.values():
+            if terms.line not in self.lines:
+                found.append(f"pool {terms.key} points at line {terms.line}, which the plan does not have")
+        return found
+
     # ------------------------------------------------------------------ queries
 
     def line(self, line: str) -> LineState:

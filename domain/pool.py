@@ -323,6 +323,33 @@ class Pool(Aggregate):
             amount=Money(entry.amount),
         )
 
+    # ------------------------------------------------------------------ checks
+
+    def problems(self) -> list[str]:
+        """Every broken rule in the recorded state (empty when all hold): for `verify`."""
+        found: list[str] = []
+        where = f"{self.name} {self.year}"
+        committed = self.committed
+        if committed > self.funding:
+            found.append(f"{where} has committed {Money(committed).format()} of {Money(self.funding).format()}")
+        if self.available.total != self.funding - committed:
+            found.append(f"{where}: available does not equal funding minus committed")
+        negative = self.available.first_negative()
+        if negative:
+            found.append(f"{where} was overspent on {negative[1].isoformat()} ({Money(negative[0]).format()})")
+        for grant in self.grants.values():
+            if not 0 <= grant.disbursed <= grant.awarded - grant.withdrawn:
+                found.append(f"{grant.number} paid out {Money(grant.disbursed).format()} of {Money(grant.awarded).format()}")
+            if not 0 <= grant.returned <= grant.disbursed:
+                found.append(f"{grant.number} took back {Money(grant.returned).format()} of {Money(grant.disbursed).format()} paid")
+            for name, timeline in (("paid out more than awarded", grant.payable), ("took back more than paid", grant.returnable)):
+                negative = timeline.first_negative()
+                if negative:
+                    found.append(f"{grant.number} {name} on {negative[1].isoformat()}")
+            if grant.date.year != self.year:
+                found.append(f"{grant.number} is dated {grant.date.isoformat()}, outside {self.year}")
+        return found
+
     # ------------------------------------------------------------------ queries
 
     def grant(self, number: str) -> Grant:

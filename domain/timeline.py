@@ -57,6 +57,15 @@ class Timeline:
             lowest, lowest_at = running, None
         return lowest, lowest_at
 
+    def first_negative(self) -> tuple[int, dt.date] | None:
+        """The first balance below zero in date order, and its date; None when there is none."""
+        running = 0
+        for ordinal, _, change in self.entries:
+            running += change
+            if running < 0:
+                return running, dt.date.fromordinal(ordinal)
+        return None
+
     def balance_on(self, date: dt.date) -> int:
         """The balance after every entry dated on or before `date`."""
         key = (date.toordinal(), 1 << 62, 0)

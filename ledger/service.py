@@ -244,14 +244,17 @@ class Pulje:
 
     # ------------------------------------------------------------------ reads
 
-    def status(self, *, year: int | None = None, as_of: dt.date | None = None, partnership: str | None = None) -> Status:
+    def status(
+        self, *, year: int | None = None, as_of: dt.date | None = None, partnership: str | None = None,
+        recorded_before: dt.datetime | None = None,
+    ) -> Status:
         with self.reader() as views:
             plans = views.plans(year, partnership)
             pools = views.pools(year, partnership)
             head = views.head()
-            if as_of is None:
+            if as_of is None and recorded_before is None:
                 return Status(head, [PlanView(p, views.lines(p.plan_id), views.line_years(p.plan_id)) for p in plans], pools)
-        state = self._as_of([p.plan_id for p in plans] + [p.pool_id for p in pools], as_of)
+        state = self._as_of([p.plan_id for p in plans] + [p.pool_id for p in pools], as_of, recorded_before)
         views_as_of = [
             PlanView(
                 state.plans[p.plan_id],
@@ -264,19 +267,36 @@ class Pulje:
         return Status(head, views_as_of, [state.pools[p.pool_id] for p in pools if p.pool_id in state.pools])
 
     def pool_show(
-        self, pool: str, *, year: int, as_of: dt.date | None = None, partnership: str | None = None
+        self, pool: str, *, year: int, as_of: dt.date | None = None, partnership: str | None = None,
+        recorded_before: dt.datetime | None = None,
     ) -> tuple[PoolRow, list[GrantRow], tuple[int, str]]:
         with self.reader() as views:
             row = views.pool(pool, year, partnership)
             head = views.head()
-            if as_of is None:
+            if as_of is None and recorded_before is None:
                 return row, views.grants(row.pool_id), head
-        state = self._as_of([row.pool_id], as_of)
+        state = self._as_of([row.pool_id], as_of, recorded_before)
         shown = state.pools.get(row.pool_id)
         if shown is None:
-            raise NotFoundError(f"{row.name} {row.year} was not open on {as_of.isoformat()} (it opened {row.opened_on})")
+            when = f"on {as_of.isoformat()}" if as_of else f"before {recorded_before.isoformat()}"
+            raise NotFoundError(f"{row.name} {row.year} was not open {when} (it opened {row.opened_on})")
         grants = sorted((g for g in state.grants.values() if g.pool_id == row.pool_id), key=lambda g: g.number)
         return shown, grants, head
+
+    def replay(
+        self, pool: str, *, year: int, until: dt.date | None = None, recorded_before: dt.datetime | None = None,
+        partnership: str | None = None,
+    ) -> tuple[PoolRow, list[Any], tuple[int, str]]:
+        """Every decision on a pool in effective-date order, with the balances after it."""
+        from projections.replay import replay_pool
+
+        with self.reader() as views:
+            row = views.pool(pool, year, partnership)
+            head = views.head()
+        pool_id = UUID(row.pool_id)
+        positions = self.ledger.recorder.positions_of(pool_id)
+        events = [(positions[e.originator_version][0], e) for e in self.ledger.events_of(pool_id)]
+        return row, replay_pool(events, until=until, recorded_before=recorded_before), head
 
     def plan_show(self, *, year: int | None = None, partnership: str | None = None) -> tuple[list[PlanView], tuple[int, str]]:
         with self.reader() as views:
@@ -292,8 +312,14 @@ class Pulje:
             rows = views.audit(since.isoformat() if since else None, until.isoformat() if until else None)
             return rows, views.reversed_by(), views.head()
 
-    def _as_of(self, aggregate_ids: list[str], as_of: dt.date) -> Any:
-        """Read models from the events effective on or before a date."""
+    def verify(self, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None) -> Any:
+        """Recompute the chain, replay, the rules and the views; writes nothing."""
+        from ledger.verify import verify
+
+        return verify(self.ledger, expected_head=expected_head, progress=progress)
+
+    def _as_of(self, aggregate_ids: list[str], as_of: dt.date | None, recorded_before: dt.datetime | None = None) -> Any:
+        """Read models from the events effective by a date and recorded before a moment."""
         from projections.asof import fold_as_of
 
-        return fold_as_of((self.ledger.events_of(UUID(i)) for i in aggregate_ids), as_of)
+        return fold_as_of((self.ledger.events_of(UUID(i)) for i in aggregate_ids), as_of, recorded_before)

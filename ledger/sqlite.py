@@ -122,6 +122,16 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             raise LookupError(f"no stored event {originator_id} version {version}")
         return row[0], row[1]
 
+    def positions_of(self, originator_id: UUID) -> dict[int, tuple[int, str]]:
+        """Version -> (chain position, hash) for every event of one aggregate."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT e.originator_version, c.position, c.hash FROM stored_events e "
+                "JOIN event_chain c ON c.notification_id = e.rowid WHERE e.originator_id = ?",
+                (originator_id.hex,),
+            )
+            return {row[0]: (row[1], row[2]) for row in c.fetchall()}
+
     def head(self) -> tuple[int, str]:
         """The last chain position and its hash (0 and GENESIS when empty)."""
         with self.datastore.transaction(commit=False) as c:

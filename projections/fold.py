@@ -221,7 +221,7 @@ _HANDLERS: dict[str, Callable[[ViewState, Any], None]] = {
 
 # ---------------------------------------------------------------------- audit
 
-_AMOUNT_FIELD = {
+AMOUNT_FIELD = {
     "reallocated": "amount",
     "reallocation_reversed": "amount",
     "pool_opened": "funding",
@@ -236,7 +236,7 @@ _AMOUNT_FIELD = {
 
 
 def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: str) -> AuditRow:
-    amount_field = _AMOUNT_FIELD.get(kind)
+    amount_field = AMOUNT_FIELD.get(kind)
     amount = getattr(e, amount_field).ore if amount_field else None
     year = getattr(e, "year", None)
     pool_key = None

@@ -31,6 +31,11 @@ def amounts(**values: int | None) -> dict[str, Any]:
     return out
 
 
+def moment(value: Any) -> str | None:
+    """A recorded time as JSON writes it: ISO 8601 in UTC with a Z."""
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
 def head_json(head: tuple[int, str]) -> dict[str, Any]:
     return {"head": head[1], "head_sequence": head[0]}
 
@@ -163,8 +168,17 @@ def plan_detail_json(plan: PlanRow, lines: Sequence[LineRow], years: Sequence[Li
     }
 
 
+def recorded_days_after(row: AuditRow) -> int:
+    import datetime as dt
+
+    return (dt.date.fromisoformat(row.recorded_at[:10]) - dt.date.fromisoformat(row.date)).days
+
+
 def audit_json(row: AuditRow, reversed_by: dict[str, int], sequences: dict[str, int]) -> dict[str, Any]:
+    from projections.replay import LATE_AFTER_DAYS
+
     out = dict(row.details)
+    days = recorded_days_after(row)
     out.update(
         {
             "sequence": row.sequence,
@@ -184,6 +198,8 @@ def audit_json(row: AuditRow, reversed_by: dict[str, int], sequences: dict[str, 
             "reverses": row.reverses,
             "reverses_sequence": sequences.get(row.reverses) if row.reverses else None,
             "reversed_by_sequence": reversed_by.get(row.event_id),
+            "recorded_days_after": days,
+            "late": days >= LATE_AFTER_DAYS,
         }
     )
     return out
@@ -229,6 +245,8 @@ KIND_DA = {
     "key_recorded": "idempotensnøgle",
 }
 
+
+LATE_AFTER = 30  # days; the same threshold as projections.replay.LATE_AFTER_DAYS
 
 KIND_EN = {
     "plan_adopted": "the plan's adoption", "line_budgeted": "a line's budget as adopted",
@@ -339,6 +357,10 @@ def audit_table(rows: Sequence[AuditRow], reversed_by: dict[str, int], sequences
         elif r.kind == "plan_adopted":
             subject = f"{r.details.get('partnership')} {r.details.get('year')}"
         note = r.reason or r.details.get("payment_ref") or ""
+        days = recorded_days_after(r)
+        if days >= LATE_AFTER:
+            late = f"registreret {days} dage efter" if lang == "da" else f"recorded {days} days after"
+            note = f"[{late}] {note}".strip()
         if r.reverses:
             note = f"↩ #{sequences.get(r.reverses, '?')} {note}".strip()
         if r.event_id in reversed_by:
@@ -415,3 +437,45 @@ def audit_csv_rows(rows: Sequence[AuditRow], reversed_by: dict[str, int], sequen
         data = audit_json(row, reversed_by, sequences)
         data["details"] = json.dumps(row.details, ensure_ascii=False, sort_keys=True)
         yield [neutralise(data.get(column)) if column != "amount_ore" else data.get(column) for column in CSV_COLUMNS]
+
+
+def replay_json(step: Any) -> dict[str, Any]:
+    return {
+        "sequence": step.sequence,
+        "date": step.date,
+        "recorded_at": step.recorded_at,
+        "recorded_days_after": step.recorded_days_after,
+        "late": step.late,
+        "kind": step.kind,
+        "grant": step.grant,
+        "recipient": step.recipient,
+        "purpose": step.purpose,
+        **amounts(amount=step.amount_ore),
+        "decided_by": step.decided_by,
+        "decision_ref": step.decision_ref,
+        "reason": step.reason,
+        **amounts(
+            funding=step.funding_ore, awarded=step.awarded_ore, committed=step.committed_ore,
+            disbursed=step.disbursed_ore, returned=step.returned_ore, withdrawn=step.withdrawn_ore,
+            available=step.available_ore,
+        ),
+    }
+
+
+def replay_table(pool: PoolRow, steps: Sequence[Any], head: tuple[int, str], lang: str = "da") -> str:
+    t = LABELS[lang]
+    rows = []
+    for s in steps:
+        kind = KIND_DA.get(s.kind, s.kind) if lang == "da" else s.kind
+        what = " ".join(x for x in (s.grant, s.recipient) if x) or (s.reason or "")
+        late = ""
+        if s.late:
+            late = f"{s.recorded_days_after} d. sent" if lang == "da" else f"{s.recorded_days_after} d. late"
+        rows.append([
+            s.sequence, s.date, kind, what, money(s.amount_ore) or "", s.decided_by or "", s.decision_ref or "",
+            money(s.funding_ore), money(s.committed_ore), money(s.available_ore), late,
+        ])
+    headers = [t["seq"], t["date"], t["kind"], "", t["amount"], t["decided_by"], t["ref"], t["funding"],
+               t["committed"], t["available"], ""]
+    title = f"{pool.name} ({pool.code}) {pool.year}, {pool.partnership}"
+    return f"{title}\n{table(headers, rows, right=(0, 4, 7, 8, 9))}\n\n{t['head']}: {head[1]} (#{head[0]})"

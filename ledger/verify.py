@@ -1,0 +1,259 @@
+"""`pulje verify`: recompute everything and name the first thing that is wrong.
+
+Four checks, in one pass over the log in chain order:
+1. The chain: positions run 1, 2, 3, ... without gaps; every position's event
+   exists; the notification order agrees with the chain; every hash
+   recomputes from the stored bytes and the hash before it; no stored event
+   lacks a place in the chain.
+2. The replay: every event reads back as a pulje event and applies to its
+   aggregate as the next version; every stored snapshot equals the replayed
+   aggregate at its version.
+3. The rules: each replayed plan and pool keeps every invariant on every
+   effective date, and every pool's funding equals its line's budget.
+4. The views: the stored read models equal a fold of the events they claim
+   to include.
+
+What a check cannot see without an outside anchor: the newest events deleted
+together with their chain rows, or the whole chain rewritten from some point
+on with fresh hashes. `--head HASH` catches both: a head written down earlier
+(in last year's ultimo report, say) must still be in the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.chain import GENESIS, link
+from ledger.views import VIEWS, load_stored
+
+PAGE = 2000
+
+
+@dataclass
+class Problem:
+    check: str
+    message: str
+    position: int | None = None
+
+    def __str__(self) -> str:
+        where = f"position {self.position}: " if self.position is not None else ""
+        return f"{self.check}: {where}{self.message}"
+
+
+@dataclass
+class VerifyReport:
+    """What `verify` found.
+
+    Attributes:
+        events: how many chain positions were walked.
+        head: the last position and its stored hash.
+        head_found: for `--head`, the position where that hash stands (None if absent).
+    """
+
+    events: int = 0
+    head: tuple[int, str] = (0, GENESIS)
+    aggregates: int = 0
+    snapshots: int = 0
+    views_position: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    expected_head: str | None = None
+    head_found: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and (self.expected_head is None or self.head_found is not None)
+
+
+def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Check the ledger without writing to it."""
+    from projections.fold import apply
+    from projections.memory import MemoryState
+
+    report = VerifyReport(expected_head=expected_head.lower() if expected_head else None)
+    if report.expected_head == GENESIS:
+        report.head_found = 0
+    datastore, mapper = ledger.recorder.datastore, ledger.mapper
+    with datastore.transaction(commit=False) as c:
+        tracked = ledger.tracking._max_tracking_id(VIEWS, c) or 0
+        snapshots = _snapshots(c)
+    report.snapshots = len(snapshots)
+    aggregates: dict[UUID, Any] = {}
+    replayed = MemoryState()
+    expected, previous, last_notification = 1, GENESIS, 0
+    while True:
+        with datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT c.position, c.notification_id, c.hash, e.rowid, e.originator_id, e.originator_version, "
+                "e.topic, e.state FROM event_chain c LEFT JOIN stored_events e ON e.rowid = c.notification_id "
+                "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
+                (expected, PAGE),
+            )
+            rows = c.fetchall()
+        if not rows:
+            break
+        for position, notification_id, stored_hash, rowid, oid, version, topic, state in rows:
+            problem = _Recorder(report, position)
+            if position != expected:
+                problem("chain", f"positions jump from {expected - 1} to {position}: events were removed from the chain")
+            expected = position + 1
+            report.events += 1
+            report.head = (position, stored_hash)
+            if report.expected_head == stored_hash.lower():
+                report.head_found = position
+            if rowid is None:
+                problem("chain", "the event recorded here is missing from the log (deleted)")
+                previous = stored_hash
+                continue
+            if notification_id <= last_notification:
+                problem("chain", "the log's order disagrees with the chain (events reordered)")
+            last_notification = max(last_notification, notification_id)
+            state = _as_bytes(state)
+            try:
+                intact = link(previous, position, oid, version, topic, state) == stored_hash
+            except (TypeError, ValueError, AttributeError):
+                intact = False
+            if not intact:
+                problem("chain", "the stored event does not match its hash (changed, swapped or forged after it was recorded)")
+            previous = stored_hash
+            try:
+                oid = UUID(str(oid))
+            except ValueError:
+                problem("replay", f"the stored aggregate id {oid!r} is not an id")
+                continue
+            event = _replay(problem, mapper, aggregates, snapshots, oid, version, topic, state)
+            if event is not None and notification_id <= tracked:
+                try:
+                    apply(replayed, event, position, stored_hash)
+                except Exception as error:  # noqa: BLE001 - a fold that cannot apply an event is a finding
+                    problem("views", f"the read models cannot apply this event ({error})")
+        if progress is not None:
+            progress(len(rows))
+    for (oid, version) in snapshots:
+        report.problems.append(Problem("snapshots", f"a snapshot of {oid} at version {version} has no event behind it"))
+    _orphans(ledger, report)
+    _rules(report, aggregates)
+    report.aggregates = len(aggregates)
+    report.views_position = tracked
+    with datastore.transaction(commit=False) as c:
+        stored = load_stored(c)
+    for message in compare_views(stored, replayed):
+        report.problems.append(Problem("views", message))
+    return report
+
+
+class _Recorder:
+    def __init__(self, report: VerifyReport, position: int) -> None:
+        self.report, self.position = report, position
+
+    def __call__(self, check: str, message: str) -> None:
+        self.report.problems.append(Problem(check, message, self.position))
+
+
+def _snapshots(c: Any) -> dict[tuple[UUID, int], tuple[str, bytes]]:
+    try:
+        c.execute("SELECT originator_id, originator_version, topic, state FROM stored_snapshots")
+    except Exception:  # noqa: BLE001 - no snapshot table yet
+        return {}
+    return {(UUID(oid), version): (topic, bytes(state)) for oid, version, topic, state in c.fetchall()}
+
+
+def _replay(
+    problem: _Recorder, mapper: Any, aggregates: dict[UUID, Any], snapshots: dict[tuple[UUID, int], tuple[str, bytes]],
+    oid: UUID, version: int, topic: str, state: bytes,
+) -> Any:
+    try:
+        event = mapper.to_domain_event(StoredEvent(oid, version, topic, state))
+    except Exception as error:  # noqa: BLE001 - unreadable stored bytes are a finding, not a crash
+        problem("replay", f"the stored event cannot be read as a pulje event ({type(error).__name__})")
+        return None
+    try:
+        aggregates[oid] = event.mutate(aggregates.get(oid))
+    except Exception as error:  # noqa: BLE001
+        problem("replay", f"the event does not follow its aggregate's history (version {version}: {type(error).__name__})")
+        return event
+    snapshot = snapshots.pop((oid, version), None)
+    if snapshot is not None:
+        try:
+            taken = mapper.to_domain_event(StoredEvent(oid, version, snapshot[0], snapshot[1]))
+            same = _canonical(taken.state) == _canonical(aggregates[oid].snapshot_state())
+        except Exception:  # noqa: BLE001
+            same = False
+        if not same:
+            problem("snapshots", f"the snapshot of this aggregate at version {version} differs from its replay")
+    return event
+
+
+def _as_bytes(value: Any) -> bytes:
+    """Stored state as bytes, whatever type an edit behind our back left in the column."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    if value is None:
+        return b""
+    if isinstance(value, int):
+        return str(value).encode()
+    return bytes(value)
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def _orphans(ledger: Any, report: VerifyReport) -> None:
+    with ledger.recorder.datastore.transaction(commit=False) as c:
+        c.execute(
+            "SELECT e.rowid FROM stored_events e LEFT JOIN event_chain c ON c.notification_id = e.rowid "
+            "WHERE c.position IS NULL ORDER BY e.rowid"
+        )
+        orphans = [row[0] for row in c.fetchall()]
+    for rowid in orphans:
+        report.problems.append(
+            Problem("chain", f"stored event {rowid} has no place in the chain (inserted behind the program's back)")
+        )
+
+
+def _rules(report: VerifyReport, aggregates: dict[UUID, Any]) -> None:
+    from domain.plan import Plan
+    from domain.pool import Pool
+
+    for aggregate in aggregates.values():
+        if isinstance(aggregate, (Plan, Pool)):
+            report.problems += [Problem("rules", message) for message in aggregate.problems()]
+        if isinstance(aggregate, Pool):
+            plan = aggregates.get(aggregate.plan_id)
+            if not isinstance(plan, Plan):
+                report.problems.append(Problem("rules", f"{aggregate.name} {aggregate.year} has no plan behind it"))
+            elif plan.year == aggregate.year and plan.budget(aggregate.line, aggregate.year).ore != aggregate.funding:
+                report.problems.append(
+                    Problem("rules", f"{aggregate.name} {aggregate.year}: funding differs from line {aggregate.line}'s budget")
+                )
+
+
+def compare_views(stored: Any, replayed: Any) -> list[str]:
+    """One message per stored view row that differs from the replay."""
+    found = []
+    for name in ("plans", "lines", "line_years", "pools", "grants"):
+        mine, theirs = getattr(stored, name), getattr(replayed, name)
+        for key in sorted(set(mine) | set(theirs), key=str):
+            a, b = mine.get(key), theirs.get(key)
+            if a == b:
+                continue
+            label = f"view {name} row {'/'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))}"
+            if a is None:
+                found.append(f"{label} is missing")
+            elif b is None:
+                found.append(f"{label} has no event behind it")
+            else:
+                diffs = [f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+                found.append(f"{label} differs from a replay in {', '.join(diffs)}")
+    audit_stored = {row.sequence: row for row in stored.audit}
+    audit_replayed = {row.sequence: row for row in replayed.audit}
+    for sequence in sorted(set(audit_stored) | set(audit_replayed)):
+        if audit_stored.get(sequence) != audit_replayed.get(sequence):
+            found.append(f"view audit row {sequence} differs from a replay")
+    return found
