@@ -478,6 +478,49 @@ def replay(ctx: click.Context, pool: str, year: int, until: Any, recorded_before
     emit(fmt, data, replay_table(row, steps, head, lang))
 
 
+# ---------------------------------------------------------------------- exports
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "journal"]), required=True,
+              help="jsonl: lossless (for import-events); csv: for spreadsheets; journal: for hledger.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--force", is_flag=True, help="Replace an existing --output file.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: str | None, force: bool) -> None:
+    """Export every event: jsonl (lossless), csv, or an hledger journal.
+
+    The journal's accounts: plan:<partnership>:<year>:<line> for budgets, with
+    ':til rådighed', ':bevilget:<grant>' and ':udbetalt:<recipient>' under a
+    pool's line, and finansiering:<partnership>:<year> where budgets come from.
+    `hledger bal plan:<partnership>:<year> --depth 4` then shows every line's
+    budget as `pulje status` does.
+
+    Example: pulje export --format jsonl --output ledger-2022.jsonl
+    """
+    from cli.output import output_file
+
+    with output_file(output, force) as out:
+        count = _pulje(ctx).export(fmt, out)
+    if output is not None:
+        click.echo(f"Exported {count} events to {output}.", err=True)
+
+
+@main.command("import-events")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.pass_context
+def import_events(ctx: click.Context, file: str) -> None:
+    """Rebuild a ledger from a jsonl export, into a new (empty) ledger.
+
+    The whole file is checked first (every line, position, hash, event and
+    rule); a file that fails is refused naming the line, and nothing is written.
+
+    Example: pulje --db copy.db import-events ledger-2022.jsonl
+    """
+    header = _new_or_existing(ctx).import_events(file)
+    click.echo(f"Imported {header.events} events; head {header.head}.")
+
+
 # ---------------------------------------------------------------------- verify
 
 

@@ -10,11 +10,50 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import click
 
-USAGE, REFUSED, STORAGE = 2, 3, 4
+VERIFY, USAGE, REFUSED, STORAGE = 1, 2, 3, 4
+
+
+class OutputExistsError(Exception):
+    """An --output file that exists, without --force."""
+
+
+@contextmanager
+def output_file(path: str | None, force: bool, *, binary: bool = False) -> Iterator[Any]:
+    """Write to stdout, or to a file that appears whole or not at all.
+
+    The content goes to a temporary file in the same folder, renamed over the
+    target when complete; an existing file is replaced only with `force`.
+    """
+    if path is None:
+        if binary:
+            yield sys.stdout.buffer
+        else:
+            yield click.get_text_stream("stdout")
+        return
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise OutputExistsError(f"the folder {folder} does not exist")
+    if os.path.isdir(target):
+        raise OutputExistsError(f"{path} is a folder")
+    if os.path.exists(target) and not force:
+        raise OutputExistsError(f"{path} exists; add --force to replace it")
+    fd, temporary = tempfile.mkstemp(prefix=".pulje-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as out:
+            yield out
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
 
 
 def dump(data: Any) -> str:
@@ -62,6 +101,16 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         head = "Cannot read the plan file" if error.unreadable else "The plan file has problems; nothing was recorded"
         return (USAGE if error.unreadable else REFUSED), head + ":\n" + "\n".join(f"  {p}" for p in error.problems)
     if isinstance(error, LocationError):
+        return USAGE, f"Error: {sentence(str(error))}"
+    from ledger.exports import ImportFileError, ImportRefusedError, ImportVerificationError
+
+    if isinstance(error, ImportFileError):
+        return USAGE, f"Error: the export file is not usable, nothing was imported: {sentence(str(error))}"
+    if isinstance(error, ImportVerificationError):
+        return VERIFY, f"Refused: the export file does not verify, nothing was imported: {sentence(str(error))}"
+    if isinstance(error, ImportRefusedError):
+        return REFUSED, f"Refused: {sentence(str(error))}"
+    if isinstance(error, OutputExistsError):
         return USAGE, f"Error: {sentence(str(error))}"
     module = type(error).__module__
     if module.startswith(("eventsourcing", "sqlite3", "psycopg")) or type(error).__name__ in (

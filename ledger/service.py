@@ -318,6 +318,48 @@ class Pulje:
 
         return verify(self.ledger, expected_head=expected_head, progress=progress)
 
+    def export(self, fmt: str, out: Any, progress: Callable[[int], None] | None = None) -> int:
+        """Write every event as `jsonl`, `csv` or an hledger `journal`; returns how many."""
+        if fmt == "jsonl":
+            from ledger.exports import export_jsonl
+
+            return export_jsonl(self.ledger, out, progress)
+        if fmt == "csv":
+            import csv
+
+            from projections.render import audit_csv_rows
+
+            rows, reversed_by, _ = self.audit()
+            writer = csv.writer(out, lineterminator="\n")
+            for row in audit_csv_rows(rows, reversed_by, {r.event_id: r.sequence for r in rows}):
+                writer.writerow(row)
+            return len(rows)
+        from eventsourcing.persistence import StoredEvent
+
+        from ledger.exports import stored_rows
+        from projections.journal import JournalWriter
+
+        head = self.ledger.recorder.head()
+        writer = JournalWriter()
+        for line in writer.header(head):
+            out.write(line + "\n")
+        mapper = self.ledger.mapper
+        events = (
+            (position, mapper.to_domain_event(StoredEvent(UUID(oid), version, topic, state)))
+            for position, _, oid, version, topic, state in stored_rows(self.ledger, head[0])
+        )
+        for line in writer.transactions(events):
+            out.write(line + "\n")
+        return head[0]
+
+    def import_events(self, path: str, progress: Callable[[int], None] | None = None) -> Any:
+        """Rebuild a ledger from a `jsonl` export, into this empty ledger."""
+        from ledger.exports import import_events
+
+        header = import_events(self.ledger, path, progress)
+        self.ledger.catch_up(progress)
+        return header
+
     def _as_of(self, aggregate_ids: list[str], as_of: dt.date | None, recorded_before: dt.datetime | None = None) -> Any:
         """Read models from the events effective by a date and recorded before a moment."""
         from projections.asof import fold_as_of

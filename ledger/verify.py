@@ -70,6 +70,64 @@ class VerifyReport:
         return not self.problems and (self.expected_head is None or self.head_found is not None)
 
 
+class Walker:
+    """Walks events in chain order: checks each link, reads and replays each event.
+
+    Used by `verify` on the stored log and by `import-events` on a file
+    before anything is written.
+    """
+
+    def __init__(self, mapper: Any, report: VerifyReport, snapshots: dict[tuple[UUID, int], tuple[str, bytes]] | None = None) -> None:
+        self.mapper = mapper
+        self.report = report
+        self.snapshots = snapshots or {}
+        self.aggregates: dict[UUID, Any] = {}
+        self.expected = 1
+        self.previous = GENESIS
+
+    def position(self, position: int, stored_hash: str) -> _Recorder:
+        """Account for a chain position; returns the recorder of its problems."""
+        problem = _Recorder(self.report, position)
+        if position != self.expected:
+            problem("chain", f"positions jump from {self.expected - 1} to {position}: events were removed from the chain")
+        self.expected = position + 1
+        self.report.events += 1
+        self.report.head = (position, stored_hash)
+        if self.report.expected_head is not None and self.report.expected_head == stored_hash.lower():
+            self.report.head_found = position
+        return problem
+
+    def event(
+        self, problem: _Recorder, position: int, stored_hash: str, oid: Any, version: Any, topic: Any, state: Any
+    ) -> Any:
+        """Check the link of one stored event and replay it; returns the event or None."""
+        state = _as_bytes(state)
+        try:
+            intact = link(self.previous, position, oid, version, topic, state) == stored_hash
+        except (TypeError, ValueError, AttributeError):
+            intact = False
+        if not intact:
+            problem("chain", "the stored event does not match its hash (changed, swapped or forged after it was recorded)")
+        self.previous = stored_hash
+        try:
+            oid = UUID(str(oid))
+        except ValueError:
+            problem("replay", f"the stored aggregate id {oid!r} is not an id")
+            return None
+        return _replay(problem, self.mapper, self.aggregates, self.snapshots, oid, version, topic, state)
+
+    def skip(self, stored_hash: str) -> None:
+        self.previous = stored_hash
+
+    def finish(self) -> None:
+        for oid, version in self.snapshots:
+            self.report.problems.append(
+                Problem("snapshots", f"a snapshot of {oid} at version {version} has no event behind it")
+            )
+        _rules(self.report, self.aggregates)
+        self.report.aggregates = len(self.aggregates)
+
+
 def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None) -> VerifyReport:
     """Check the ledger without writing to it."""
     from projections.fold import apply
@@ -78,55 +136,35 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
     report = VerifyReport(expected_head=expected_head.lower() if expected_head else None)
     if report.expected_head == GENESIS:
         report.head_found = 0
-    datastore, mapper = ledger.recorder.datastore, ledger.mapper
+    datastore = ledger.recorder.datastore
     with datastore.transaction(commit=False) as c:
         tracked = ledger.tracking._max_tracking_id(VIEWS, c) or 0
         snapshots = _snapshots(c)
     report.snapshots = len(snapshots)
-    aggregates: dict[UUID, Any] = {}
+    walker = Walker(ledger.mapper, report, snapshots)
     replayed = MemoryState()
-    expected, previous, last_notification = 1, GENESIS, 0
+    last_notification = 0
     while True:
         with datastore.transaction(commit=False) as c:
             c.execute(
                 "SELECT c.position, c.notification_id, c.hash, e.rowid, e.originator_id, e.originator_version, "
                 "e.topic, e.state FROM event_chain c LEFT JOIN stored_events e ON e.rowid = c.notification_id "
                 "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
-                (expected, PAGE),
+                (walker.expected, PAGE),
             )
             rows = c.fetchall()
         if not rows:
             break
         for position, notification_id, stored_hash, rowid, oid, version, topic, state in rows:
-            problem = _Recorder(report, position)
-            if position != expected:
-                problem("chain", f"positions jump from {expected - 1} to {position}: events were removed from the chain")
-            expected = position + 1
-            report.events += 1
-            report.head = (position, stored_hash)
-            if report.expected_head == stored_hash.lower():
-                report.head_found = position
+            problem = walker.position(position, stored_hash)
             if rowid is None:
                 problem("chain", "the event recorded here is missing from the log (deleted)")
-                previous = stored_hash
+                walker.skip(stored_hash)
                 continue
             if notification_id <= last_notification:
                 problem("chain", "the log's order disagrees with the chain (events reordered)")
             last_notification = max(last_notification, notification_id)
-            state = _as_bytes(state)
-            try:
-                intact = link(previous, position, oid, version, topic, state) == stored_hash
-            except (TypeError, ValueError, AttributeError):
-                intact = False
-            if not intact:
-                problem("chain", "the stored event does not match its hash (changed, swapped or forged after it was recorded)")
-            previous = stored_hash
-            try:
-                oid = UUID(str(oid))
-            except ValueError:
-                problem("replay", f"the stored aggregate id {oid!r} is not an id")
-                continue
-            event = _replay(problem, mapper, aggregates, snapshots, oid, version, topic, state)
+            event = walker.event(problem, position, stored_hash, oid, version, topic, state)
             if event is not None and notification_id <= tracked:
                 try:
                     apply(replayed, event, position, stored_hash)
@@ -134,11 +172,8 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
                     problem("views", f"the read models cannot apply this event ({error})")
         if progress is not None:
             progress(len(rows))
-    for (oid, version) in snapshots:
-        report.problems.append(Problem("snapshots", f"a snapshot of {oid} at version {version} has no event behind it"))
     _orphans(ledger, report)
-    _rules(report, aggregates)
-    report.aggregates = len(aggregates)
+    walker.finish()
     report.views_position = tracked
     with datastore.transaction(commit=False) as c:
         stored = load_stored(c)

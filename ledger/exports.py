@@ -1,0 +1,185 @@
+"""Exports of the whole event log, and `import-events` of a `jsonl` export.
+
+`jsonl` is lossless: a header line, then one line per stored event in chain
+order with its position, hash, aggregate id, version, topic and the stored
+state exactly as stored (a JSON text). Importing it into an empty ledger
+writes the same bytes in the same order, so the chain and the head come out
+identical, and with them every view and report.
+
+An import checks the whole file before it writes anything: every line's
+shape, the positions, every hash, that every event reads and replays, every
+rule, and the header's count and head. A file that fails is refused with the
+line that is wrong; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from ledger.chain import is_hash
+from ledger.verify import VerifyReport, Walker
+
+FORMAT = "pulje-events"
+VERSION = 1
+PAGE = 2000
+_FIELDS = {"position": int, "hash": str, "originator_id": str, "originator_version": int, "topic": str, "state": str}
+
+
+class ImportFileError(Exception):
+    """An export file that is not well formed (usage error): names the line."""
+
+
+class ImportRefusedError(Exception):
+    """An import into a ledger that is not empty."""
+
+
+class ImportVerificationError(Exception):
+    """An export file whose chain or events do not verify; `report` has every problem."""
+
+    def __init__(self, message: str, report: VerifyReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def stored_rows(ledger: Any, upto: int, page: int = PAGE) -> Iterator[tuple[int, str, str, int, str, bytes]]:
+    """(position, hash, originator id, version, topic, state) in chain order, up to a position."""
+    datastore = ledger.recorder.datastore
+    position = 0
+    while position < upto:
+        with datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT c.position, c.hash, e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM event_chain c JOIN stored_events e ON e.rowid = c.notification_id "
+                "WHERE c.position > ? AND c.position <= ? ORDER BY c.position LIMIT ?",
+                (position, upto, page),
+            )
+            rows = c.fetchall()
+        if not rows:
+            return
+        for pos, chain_hash, oid, version, topic, state in rows:
+            yield pos, chain_hash, str(UUID(str(oid))), version, topic, bytes(state)
+        position = rows[-1][0]
+
+
+def export_jsonl(ledger: Any, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+    """Write the whole log as JSON lines; returns how many events."""
+    events, head = ledger.recorder.head()
+    out.write(json.dumps({"format": FORMAT, "version": VERSION, "events": events, "head": head}) + "\n")
+    count = 0
+    for position, chain_hash, oid, version, topic, state in stored_rows(ledger, events):
+        record = {
+            "position": position, "hash": chain_hash, "originator_id": oid, "originator_version": version,
+            "topic": topic, "state": state.decode("utf-8"),
+        }
+        out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        count += 1
+        if progress is not None and count % 1000 == 0:
+            progress(1000)
+    return count
+
+
+@dataclass
+class Header:
+    events: int
+    head: str
+
+
+def read_header(line: str) -> Header:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        raise ImportFileError(f"line 1 is not a pulje export header (a JSON object with format {FORMAT!r})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ImportFileError(f"line 1 is not a pulje export header (format {FORMAT!r}); was the file made by `pulje export --format jsonl`?")
+    if header.get("version") != VERSION:
+        raise ImportFileError(f"line 1: export version {header.get('version')!r} is not supported (this pulje reads {VERSION})")
+    events, head = header.get("events"), header.get("head")
+    if not isinstance(events, int) or isinstance(events, bool) or events < 0 or not isinstance(head, str) or not is_hash(head):
+        raise ImportFileError("line 1: the header's event count or head is malformed")
+    return Header(events, head.lower())
+
+
+def read_records(lines: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each event line, checking its shape."""
+    for number, line in enumerate(lines, start=2):
+        if not line.strip():
+            raise ImportFileError(f"line {number} is empty")
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise ImportFileError(f"line {number} is not JSON (garbage or a cut line)") from None
+        if not isinstance(record, dict) or set(record) != set(_FIELDS):
+            raise ImportFileError(f"line {number} does not have the fields {', '.join(_FIELDS)}")
+        for name, kind in _FIELDS.items():
+            value = record[name]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise ImportFileError(f"line {number}: {name} must be {'a number' if kind is int else 'text'}")
+        if not is_hash(record["hash"]):
+            raise ImportFileError(f"line {number}: hash is not 64 hexadecimal digits")
+        yield number, record
+
+
+def check_file(path: str, mapper: Any, progress: Callable[[int], None] | None = None) -> Header:
+    """Read the whole file and check it as `verify` checks a ledger; raises on the first problem."""
+    report = VerifyReport()
+    walker = Walker(mapper, report)
+    with open(path, encoding="utf-8", newline="") as lines:
+        header = read_header(lines.readline())
+        report.expected_head = header.head
+        for number, record in read_records(lines):
+            before = len(report.problems)
+            problem = walker.position(record["position"], record["hash"])
+            walker.event(
+                problem, record["position"], record["hash"], record["originator_id"], record["originator_version"],
+                record["topic"], record["state"].encode("utf-8"),
+            )
+            if len(report.problems) > before:
+                first = report.problems[before]
+                raise ImportVerificationError(f"line {number}: {first.message}", report)
+            if progress is not None and report.events % 1000 == 0:
+                progress(1000)
+    if report.events != header.events:
+        raise ImportFileError(
+            f"the file holds {report.events} events but its header says {header.events} (cut short or added to)"
+        )
+    if report.head[1].lower() != header.head and report.events:
+        raise ImportVerificationError("the last event's hash is not the head the header names", report)
+    walker.finish()
+    if report.problems:
+        raise ImportVerificationError(f"the events break a rule: {report.problems[0].message}", report)
+    return header
+
+
+def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None = None) -> Header:
+    """Check the file, then write every event in one transaction; returns its header."""
+    if ledger.recorder.head()[0] or ledger.recorder.max_notification_id():
+        raise ImportRefusedError("the target ledger is not empty; import into a new --db")
+    header = check_file(path, ledger.mapper, progress)
+    recorder = ledger.recorder
+    with recorder.datastore.transaction(commit=True) as c, open(path, encoding="utf-8", newline="") as lines:
+        lines.readline()
+        page: list[StoredEvent] = []
+        for _, record in read_records(lines):
+            page.append(
+                StoredEvent(
+                    originator_id=UUID(record["originator_id"]), originator_version=record["originator_version"],
+                    topic=record["topic"], state=record["state"].encode("utf-8"),
+                )
+            )
+            if len(page) >= PAGE:
+                recorder._insert_events(c, page)
+                page = []
+        if page:
+            recorder._insert_events(c, page)
+        c.execute("SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1")
+        row = c.fetchone()
+        written = row[0] if row else None
+        if header.events and written != header.head:
+            raise ImportVerificationError("the written chain does not end in the file's head", VerifyReport())
+    return header
