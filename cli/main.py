@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
+import os
 from typing import Any
 
 import click
@@ -478,6 +479,43 @@ def replay(ctx: click.Context, pool: str, year: int, until: Any, recorded_before
     emit(fmt, data, replay_table(row, steps, head, lang))
 
 
+# ---------------------------------------------------------------------- report
+
+
+@main.group()
+def report() -> None:
+    """Reports to the steering group."""
+
+
+@report.command("ultimo")
+@click.option("--year", type=YEAR, required=True, help="The plan year.")
+@click.option("--pool", default=None, metavar="POOL", help="Only this pool (id or code) [default: every pool of the plan].")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "xlsx", "pdf"]), required=True,
+              help="md, html (one self-contained file), json, xlsx or pdf (rendered from the html).")
+@click.option("--output", type=click.Path(dir_okay=False), required=True, help="The file to write.")
+@click.option("--lang", type=click.Choice(["da", "en"]), default="da", show_default=True, help="Language of the report.")
+@click.option("--force", is_flag=True, help="Replace an existing output file.")
+@partnership_option
+@click.pass_context
+def report_ultimo(ctx: click.Context, year: int, pool: str | None, fmt: str, output: str, lang: str, force: bool,
+                  partnership: str | None) -> None:
+    """The year-end (ultimo) report: every pool's funding, grants and totals, and the plan's budget.
+
+    States the ledger head and the time of the last event it includes; the
+    same events give the same md, html and json bytes.
+
+    Example: pulje report ultimo --year 2022 --format pdf --output ultimo-2022.pdf
+    """
+    from cli.output import output_file
+    from projections.report_render import render
+
+    data = _pulje(ctx).ultimo(year=year, pool=pool, partnership=partnership, lang=lang)
+    content = render(data, fmt)
+    with output_file(output, force, binary=True) as out:
+        out.write(content)
+    click.echo(f"Wrote {output} (head {data['head']}).")
+
+
 # ---------------------------------------------------------------------- exports
 
 
@@ -548,27 +586,32 @@ def verify(ctx: click.Context, expected_head: str | None, fmt: str) -> None:
 
 
 @main.command()
-@click.option("--force", is_flag=True, help="Replace an existing demo ledger file.")
+@click.option("--out", default="pulje-demo", show_default=True, metavar="DIR",
+              help="Folder for the demo's ledger (unless --db is given) and its ultimo report in every format.")
+@click.option("--force", is_flag=True, help="Replace an existing demo ledger and reports.")
 @click.pass_context
-def demo(ctx: click.Context, force: bool) -> None:
-    """Build a realistic demo year on the bundled 2022 plan and print its status.
+def demo(ctx: click.Context, out: str, force: bool) -> None:
+    """Build a realistic 2022 year on the bundled plan; print its status and report paths.
 
-    Uses --db as the ledger file (default here: pulje-demo.db). Recorded times
-    come from a fixed clock, so the demo gives the same ledger every time.
+    The ledger goes to --db if given, else DIR/pulje.db. Recorded times come
+    from a fixed clock, so every run gives the same ledger, head and report bytes.
 
-    Example: pulje --db demo.db demo
+    Example: pulje demo --out pulje-demo
     """
     from ledger.demo import build_demo
     from projections.render import plan_json, status_table
 
     session = ctx.find_object(Session)
     given = ctx.parent.get_parameter_source if ctx.parent else (lambda name: click.core.ParameterSource.DEFAULT)
-    db = session.db if given("db") != click.core.ParameterSource.DEFAULT else "pulje-demo.db"
+    db = session.db if given("db") != click.core.ParameterSource.DEFAULT else os.path.join(out, "pulje.db")
     actor = session.actor if given("actor") != click.core.ParameterSource.DEFAULT else "sekretariatet"
-    result = build_demo(db, actor=actor, force=force)
+    result = build_demo(db, out, actor=actor, force=force)
     plans = [plan_json(p.plan, p.lines, p.years) for p in result.status.plans]
     click.echo(status_table(plans, result.status.pools, result.status.head))
     click.echo(f"\nDemo ledger: {result.db} ({result.events} events)")
+    click.echo("Ultimo report:")
+    for path in result.reports:
+        click.echo(f"  {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
@@ -20,40 +19,16 @@ import click
 VERIFY, USAGE, REFUSED, STORAGE = 1, 2, 3, 4
 
 
-class OutputExistsError(Exception):
-    """An --output file that exists, without --force."""
-
-
 @contextmanager
 def output_file(path: str | None, force: bool, *, binary: bool = False) -> Iterator[Any]:
-    """Write to stdout, or to a file that appears whole or not at all.
-
-    The content goes to a temporary file in the same folder, renamed over the
-    target when complete; an existing file is replaced only with `force`.
-    """
+    """Write to stdout, or to a file that appears whole or not at all (see `ledger.files`)."""
     if path is None:
-        if binary:
-            yield sys.stdout.buffer
-        else:
-            yield click.get_text_stream("stdout")
+        yield sys.stdout.buffer if binary else click.get_text_stream("stdout")
         return
-    target = os.path.abspath(path)
-    folder = os.path.dirname(target)
-    if not os.path.isdir(folder):
-        raise OutputExistsError(f"the folder {folder} does not exist")
-    if os.path.isdir(target):
-        raise OutputExistsError(f"{path} is a folder")
-    if os.path.exists(target) and not force:
-        raise OutputExistsError(f"{path} exists; add --force to replace it")
-    fd, temporary = tempfile.mkstemp(prefix=".pulje-", dir=folder)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": ""})) as out:
-            yield out
-        os.replace(temporary, target)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    from ledger.files import atomic_file
+
+    with atomic_file(path, force, binary=binary) as out:
+        yield out
 
 
 def dump(data: Any) -> str:
@@ -83,6 +58,10 @@ def fail(code: int, message: str) -> NoReturn:
     sys.exit(code)
 
 
+def period(text: str) -> str:
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
 def sentence(text: str) -> str:
     """A message as one sentence: a capital first letter and one full stop."""
     text = text[:1].upper() + text[1:]
@@ -101,17 +80,19 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         head = "Cannot read the plan file" if error.unreadable else "The plan file has problems; nothing was recorded"
         return (USAGE if error.unreadable else REFUSED), head + ":\n" + "\n".join(f"  {p}" for p in error.problems)
     if isinstance(error, LocationError):
-        return USAGE, f"Error: {sentence(str(error))}"
+        return USAGE, f"Error: {period(str(error))}"
     from ledger.exports import ImportFileError, ImportRefusedError, ImportVerificationError
 
     if isinstance(error, ImportFileError):
-        return USAGE, f"Error: the export file is not usable, nothing was imported: {sentence(str(error))}"
+        return USAGE, f"Error: the export file is not usable, nothing was imported: {period(str(error))}"
     if isinstance(error, ImportVerificationError):
-        return VERIFY, f"Refused: the export file does not verify, nothing was imported: {sentence(str(error))}"
+        return VERIFY, f"Refused: the export file does not verify, nothing was imported: {period(str(error))}"
     if isinstance(error, ImportRefusedError):
         return REFUSED, f"Refused: {sentence(str(error))}"
+    from ledger.files import OutputExistsError
+
     if isinstance(error, OutputExistsError):
-        return USAGE, f"Error: {sentence(str(error))}"
+        return USAGE, f"Error: {period(str(error))}"
     module = type(error).__module__
     if module.startswith(("eventsourcing", "sqlite3", "psycopg")) or type(error).__name__ in (
         "StorageConflictError", "ChainGapError", "OperationalError", "DatabaseError",

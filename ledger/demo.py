@@ -86,6 +86,7 @@ class DemoResult:
     db: str
     events: int
     status: Status
+    reports: list[str]
 
 
 class DemoClock:
@@ -108,23 +109,30 @@ def plan_path() -> Path:
     return Path(str(resources.files("plans") / PLAN))
 
 
-def build_demo(db: str, *, actor: str = "sekretariatet", force: bool = False) -> DemoResult:
-    """Record the demo year in a new ledger file at `db`."""
-    path = Path(db)
-    if path.exists() and path.stat().st_size > 0:
-        if not force:
-            from ledger.service import LocationError
+def build_demo(db: str, out: str, *, actor: str = "sekretariatet", force: bool = False) -> DemoResult:
+    """Record the demo year in a new ledger file at `db` and write its ultimo report into `out`."""
+    from ledger.files import write_atomic
+    from ledger.service import LocationError
+    from projections.report_render import FORMATS, render
 
-            raise LocationError(f"{db} already exists; choose another --db or add --force to replace it")
-        for suffix in ("", "-wal", "-shm"):
-            if os.path.exists(f"{db}{suffix}"):
-                os.remove(f"{db}{suffix}")
+    reports = [os.path.join(out, f"ultimo-2022.{fmt}") for fmt in FORMATS]
+    path = Path(db)
+    if not force:
+        taken = [p for p in [db, *reports] if os.path.exists(p) and os.path.getsize(p) > 0]
+        if taken:
+            raise LocationError(f"{taken[0]} already exists; choose another --db/--out or add --force to replace")
+    os.makedirs(out, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{path}{suffix}"):
+            os.remove(f"{path}{suffix}")
     clock = DemoClock()
     with Pulje(db, actor, clock=clock) as pulje:
         record_year(pulje, clock)
         status = pulje.status(year=2022)
-        events = status.head[0]
-    return DemoResult(db=db, events=events, status=status)
+        data = pulje.ultimo(year=2022)
+    for fmt, report in zip(FORMATS, reports, strict=True):
+        write_atomic(report, render(data, fmt), force=True)
+    return DemoResult(db=db, events=status.head[0], status=status, reports=reports)
 
 
 def record_year(pulje: Pulje, clock: DemoClock) -> None:

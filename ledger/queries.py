@@ -113,6 +113,14 @@ class ViewReader:
             sql += " WHERE " + " AND ".join(where)
         return self._rows(AuditRow, sql + " ORDER BY sequence", tuple(params))
 
+    def audit_of_kinds(self, kinds: tuple[str, ...]) -> list[AuditRow]:
+        marks = ", ".join("?" for _ in kinds)
+        return self._rows(AuditRow, f"SELECT data FROM view_audit WHERE kind IN ({marks}) ORDER BY sequence", kinds)
+
+    def event_at(self, sequence: int) -> AuditRow | None:
+        rows = self._rows(AuditRow, "SELECT data FROM view_audit WHERE sequence = ?", (sequence,))
+        return rows[0] if rows else None
+
     def reversed_by(self) -> dict[str, int]:
         """Event id -> the sequence of the event that reverses it."""
         self.c.execute("SELECT reverses, sequence FROM view_audit WHERE reverses IS NOT NULL")

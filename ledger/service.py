@@ -318,6 +318,35 @@ class Pulje:
 
         return verify(self.ledger, expected_head=expected_head, progress=progress)
 
+    def ultimo(self, *, year: int, pool: str | None = None, partnership: str | None = None, lang: str = "da") -> dict[str, Any]:
+        """The ultimo report's data for a plan year (every pool of the plan, or one)."""
+        from projections.replay import replay_pool
+        from projections.report import PoolInput, ultimo_report
+
+        with self.reader() as views:
+            plan = views.plan_for_year(year, partnership)
+            lines, years = views.lines(plan.plan_id), views.line_years(plan.plan_id)
+            pools = [views.pool(pool, year, plan.partnership)] if pool else views.pools(year, plan.partnership)
+            grants = {p.pool_id: views.grants(p.pool_id) for p in pools}
+            moves = [
+                r for r in views.audit_of_kinds(("reallocated", "reallocation_reversed"))
+                if r.aggregate_id == plan.plan_id and r.details.get("year") == year
+            ]
+            reversed_by = views.reversed_by()
+            head = views.head()
+            last = views.event_at(head[0])
+        inputs = []
+        for row in pools:
+            pool_id = UUID(row.pool_id)
+            positions = self.ledger.recorder.positions_of(pool_id)
+            events = [(positions[e.originator_version][0], e) for e in self.ledger.events_of(pool_id)]
+            steps = [s for s in replay_pool(events) if s.sequence <= head[0]]
+            inputs.append(PoolInput(row, grants[row.pool_id], steps))
+        return ultimo_report(
+            year=year, plan=plan, lines=lines, years=years, reallocations=moves, reversed_by=reversed_by,
+            pools=inputs, head=head, last_event_at=last.recorded_at if last else None, lang=lang,
+        )
+
     def export(self, fmt: str, out: Any, progress: Callable[[int], None] | None = None) -> int:
         """Write every event as `jsonl`, `csv` or an hledger `journal`; returns how many."""
         if fmt == "jsonl":

@@ -962,7 +962,7 @@ def test_plan_show_for_a_year_without_a_plan_is_refused(adopted: Cli) -> None:
 def test_demo_builds_a_closed_year_in_the_given_file(tmp_path: Path) -> None:
     demo = Cli(tmp_path / "demo.db")
 
-    result = demo.ok("demo")
+    result = demo.ok("demo", "--out", str(tmp_path / "reports"))
 
     assert "lukket" in result.stdout
     assert "Demo ledger" in result.stdout
@@ -975,23 +975,27 @@ def test_demo_builds_a_closed_year_in_the_given_file(tmp_path: Path) -> None:
 
 def test_demo_refuses_to_overwrite_an_existing_file_without_force(tmp_path: Path) -> None:
     demo = Cli(tmp_path / "demo.db")
-    demo.ok("demo")
+    out = str(tmp_path / "reports")
+    demo.ok("demo", "--out", out)
 
     with nothing_written(demo):
-        message = refusal(demo("demo"), 2)
+        message = refusal(demo("demo", "--out", out), 2)
 
     assert "--force" in message
     head = demo.status()["head"]
-    demo.ok("demo", "--force")
+    demo.ok("demo", "--out", out, "--force")
     assert demo.status()["head"] == head
 
 
 def test_the_demo_gives_the_same_head_in_two_fresh_files(tmp_path: Path) -> None:
     first, second = Cli(tmp_path / "one.db"), Cli(tmp_path / "two.db")
-    first.ok("demo")
-    second.ok("demo")
+    first.ok("demo", "--out", str(tmp_path / "one"))
+    second.ok("demo", "--out", str(tmp_path / "two"))
 
     assert first.status()["head"] == second.status()["head"]
+    for fmt in ("md", "html", "json", "xlsx", "pdf"):
+        name = f"ultimo-2022.{fmt}"
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), fmt
     assert first.events() == second.events()
 
 

@@ -1,0 +1,51 @@
+"""Files pulje writes: whole or not at all, and never over a file by accident.
+
+Content goes to a temporary file in the target's folder and is renamed over
+the target when complete, so a crash or a refusal leaves no half-written
+report or export behind; an existing file is replaced only when asked.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+class OutputExistsError(Exception):
+    """An output path that exists (without force), or whose folder does not."""
+
+
+def check_target(path: str, force: bool) -> str:
+    target = os.path.abspath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise OutputExistsError(f"the folder {folder} does not exist")
+    if os.path.isdir(target):
+        raise OutputExistsError(f"{path} is a folder")
+    if os.path.exists(target) and not force:
+        raise OutputExistsError(f"{path} exists; add --force to replace it")
+    return target
+
+
+@contextmanager
+def atomic_file(path: str, force: bool, *, binary: bool = False) -> Iterator[Any]:
+    """A file object whose content replaces `path` only when the block completes."""
+    target = check_target(path, force)
+    fd, temporary = tempfile.mkstemp(prefix=".pulje-", dir=os.path.dirname(target))
+    try:
+        mode = {} if binary else {"encoding": "utf-8", "newline": ""}
+        with os.fdopen(fd, "wb" if binary else "w", **mode) as out:
+            yield out
+        os.replace(temporary, target)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def write_atomic(path: str, content: bytes, force: bool) -> None:
+    with atomic_file(path, force, binary=True) as out:
+        out.write(content)
