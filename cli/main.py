@@ -440,7 +440,7 @@ def audit(ctx: click.Context, since: Any, until: Any, fmt: str, lang: str) -> No
     sequences = {r.event_id: r.sequence for r in rows}
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv.writer(buffer, lineterminator="\r\n")
         for row in audit_csv_rows(rows, reversed_by, sequences):
             writer.writerow(row)
         click.echo(buffer.getvalue(), nl=False)

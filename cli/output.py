@@ -23,7 +23,7 @@ VERIFY, USAGE, REFUSED, STORAGE = 1, 2, 3, 4
 def output_file(path: str | None, force: bool, *, binary: bool = False) -> Iterator[Any]:
     """Write to stdout, or to a file that appears whole or not at all (see `ledger.files`)."""
     if path is None:
-        yield sys.stdout.buffer if binary else click.get_text_stream("stdout")
+        yield sys.stdout.buffer if binary else sys.stdout
         return
     from ledger.files import atomic_file
 

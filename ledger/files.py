@@ -36,6 +36,7 @@ def atomic_file(path: str, force: bool, *, binary: bool = False) -> Iterator[Any
     target = check_target(path, force)
     fd, temporary = tempfile.mkstemp(prefix=".pulje-", dir=os.path.dirname(target))
     try:
+        os.chmod(temporary, _mode_for(target))
         mode = {} if binary else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, "wb" if binary else "w", **mode) as out:
             yield out
@@ -44,6 +45,15 @@ def atomic_file(path: str, force: bool, *, binary: bool = False) -> Iterator[Any
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def _mode_for(target: str) -> int:
+    """The mode a plain `open()` would give: the replaced file's, else 0666 less the umask."""
+    if os.path.exists(target):
+        return os.stat(target).st_mode & 0o7777
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_atomic(path: str, content: bytes, force: bool) -> None:

@@ -121,6 +121,17 @@ class ViewReader:
         rows = self._rows(AuditRow, "SELECT data FROM view_audit WHERE sequence = ?", (sequence,))
         return rows[0] if rows else None
 
+    def head_before(self, moment: Any) -> tuple[int, str]:
+        """The head as it stood at a moment: the last event recorded before it."""
+        stamp = moment.isoformat().replace("+00:00", "Z")
+        found = (0, GENESIS)
+        self.c.execute("SELECT sequence, data FROM view_audit ORDER BY sequence")
+        for sequence, data in self.c.fetchall():
+            row = json.loads(data)
+            if row["recorded_at"] < stamp:
+                found = (sequence, row["hash"])
+        return found
+
     def reversed_by(self) -> dict[str, int]:
         """Event id -> the sequence of the event that reverses it."""
         self.c.execute("SELECT reverses, sequence FROM view_audit WHERE reverses IS NOT NULL")

@@ -251,7 +251,7 @@ class Pulje:
         with self.reader() as views:
             plans = views.plans(year, partnership)
             pools = views.pools(year, partnership)
-            head = views.head()
+            head = views.head_before(recorded_before) if recorded_before else views.head()
             if as_of is None and recorded_before is None:
                 return Status(head, [PlanView(p, views.lines(p.plan_id), views.line_years(p.plan_id)) for p in plans], pools)
         state = self._as_of([p.plan_id for p in plans] + [p.pool_id for p in pools], as_of, recorded_before)
@@ -272,7 +272,7 @@ class Pulje:
     ) -> tuple[PoolRow, list[GrantRow], tuple[int, str]]:
         with self.reader() as views:
             row = views.pool(pool, year, partnership)
-            head = views.head()
+            head = views.head_before(recorded_before) if recorded_before else views.head()
             if as_of is None and recorded_before is None:
                 return row, views.grants(row.pool_id), head
         state = self._as_of([row.pool_id], as_of, recorded_before)
@@ -292,7 +292,7 @@ class Pulje:
 
         with self.reader() as views:
             row = views.pool(pool, year, partnership)
-            head = views.head()
+            head = views.head_before(recorded_before) if recorded_before else views.head()
         pool_id = UUID(row.pool_id)
         positions = self.ledger.recorder.positions_of(pool_id)
         events = [(positions[e.originator_version][0], e) for e in self.ledger.events_of(pool_id)]
@@ -359,7 +359,7 @@ class Pulje:
             from projections.render import audit_csv_rows
 
             rows, reversed_by, _ = self.audit()
-            writer = csv.writer(out, lineterminator="\n")
+            writer = csv.writer(out, lineterminator="\r\n")
             for row in audit_csv_rows(rows, reversed_by, {r.event_id: r.sequence for r in rows}):
                 writer.writerow(row)
             return len(rows)

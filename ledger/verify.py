@@ -88,8 +88,10 @@ class Walker:
     def position(self, position: int, stored_hash: str) -> _Recorder:
         """Account for a chain position; returns the recorder of its problems."""
         problem = _Recorder(self.report, position)
-        if position != self.expected:
+        if position > self.expected:
             problem("chain", f"positions jump from {self.expected - 1} to {position}: events were removed from the chain")
+        elif position < self.expected:
+            problem("chain", f"position {position} comes after {self.expected - 1}: events were duplicated or reordered")
         self.expected = position + 1
         self.report.events += 1
         self.report.head = (position, stored_hash)
