@@ -259,16 +259,29 @@ def _rules(report: VerifyReport, aggregates: dict[UUID, Any]) -> None:
     from domain.pool import Pool
 
     for aggregate in aggregates.values():
-        if isinstance(aggregate, (Plan, Pool)):
-            report.problems += [Problem("rules", message) for message in aggregate.problems()]
-        if isinstance(aggregate, Pool):
-            plan = aggregates.get(aggregate.plan_id)
-            if not isinstance(plan, Plan):
-                report.problems.append(Problem("rules", f"{aggregate.name} {aggregate.year} has no plan behind it"))
-            elif plan.year == aggregate.year and plan.budget(aggregate.line, aggregate.year).ore != aggregate.funding:
-                report.problems.append(
-                    Problem("rules", f"{aggregate.name} {aggregate.year}: funding differs from line {aggregate.line}'s budget")
-                )
+        try:
+            _rules_of(report, aggregate, aggregates, Plan, Pool)
+        except Exception as error:  # noqa: BLE001 - a state the rules cannot even read is itself a finding
+            report.problems.append(
+                Problem("rules", f"aggregate {aggregate.id} cannot be checked ({type(error).__name__}: {error})")
+            )
+
+
+def _rules_of(report: VerifyReport, aggregate: Any, aggregates: dict[UUID, Any], plan_cls: type, pool_cls: type) -> None:
+    if isinstance(aggregate, (plan_cls, pool_cls)):
+        report.problems += [Problem("rules", message) for message in aggregate.problems()]
+    if isinstance(aggregate, pool_cls):
+        plan = aggregates.get(aggregate.plan_id)
+        if not isinstance(plan, plan_cls):
+            report.problems.append(Problem("rules", f"{aggregate.name} {aggregate.year} has no plan behind it"))
+        elif aggregate.line not in plan.lines:
+            report.problems.append(
+                Problem("rules", f"{aggregate.name} {aggregate.year} is funded by line {aggregate.line}, which its plan lacks")
+            )
+        elif plan.year == aggregate.year and plan.budget(aggregate.line, aggregate.year).ore != aggregate.funding:
+            report.problems.append(
+                Problem("rules", f"{aggregate.name} {aggregate.year}: funding differs from line {aggregate.line}'s budget")
+            )
 
 
 def compare_views(stored: Any, replayed: Any) -> list[str]:
