@@ -330,6 +330,8 @@ class Pool(Aggregate):
         found: list[str] = []
         where = f"{self.name} {self.year}"
         committed = self.committed
+        if self.after_close:
+            found.append(f"{where} has {self.after_close} entries recorded after it was closed")
         if committed > self.funding:
             found.append(f"{where} has committed {Money(committed).format()} of {Money(self.funding).format()}")
         if self.available.total != self.funding - committed:
@@ -374,6 +376,8 @@ class Pool(Aggregate):
         return sum(g.committed for g in self.grants.values())
 
     def apply_event(self, event: Any) -> None:
+        if getattr(self, "closed_on", None) is not None:
+            self.after_close += 1
         super().apply_event(event)
         if event.date > self.last_date:
             self.last_date = event.date
@@ -427,6 +431,7 @@ class Pool(Aggregate):
         self.next_number = 1
         self.closed_on: dt.date | None = None
         self.unspent: int | None = None
+        self.after_close = 0
 
     def _on_FundingChanged(self, event: Pool.FundingChanged) -> None:
         self.funding += event.change.ore
@@ -508,6 +513,7 @@ class Pool(Aggregate):
             "funding": self.funding,
             "available": self.available.to_data(), "next_number": self.next_number,
             "closed_on": self.closed_on.isoformat() if self.closed_on else None, "unspent": self.unspent,
+            "after_close": self.after_close,
             "grants": [
                 {
                     **{k: v for k, v in vars(g).items() if k not in ("payable", "returnable", "date")},
@@ -533,6 +539,7 @@ class Pool(Aggregate):
         self.next_number = state["next_number"]
         self.closed_on = dt.date.fromisoformat(state["closed_on"]) if state["closed_on"] else None
         self.unspent = state["unspent"]
+        self.after_close = state.get("after_close", 0)
         self.grants = {}
         for data in state["grants"]:
             grant = Grant(

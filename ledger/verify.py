@@ -197,7 +197,7 @@ def _snapshots(c: Any) -> dict[tuple[UUID, int], tuple[str, bytes]]:
         c.execute("SELECT originator_id, originator_version, topic, state FROM stored_snapshots")
     except Exception:  # noqa: BLE001 - no snapshot table yet
         return {}
-    return {(UUID(oid), version): (topic, bytes(state)) for oid, version, topic, state in c.fetchall()}
+    return {(UUID(str(oid)), version): (str(topic), _as_bytes(state)) for oid, version, topic, state in c.fetchall()}
 
 
 def _replay(

@@ -1,0 +1,884 @@
+"""`pulje verify` against a ledger file edited behind the program's back.
+
+A realistic year on the 2022 plan (a dozen and more awards, payments, a
+return, a withdrawal, a reallocation into line 14, a reversal, a keyed
+command, a pool close, and enough pool events for a snapshot) is recorded
+once through `Pulje` into a real SQLite file. Each test copies that file,
+closes every session, edits the copy with the `sqlite3` module the way
+someone with the file and a shell could, and then runs `verify` twice: through
+the service and through the command line (`pulje --db FILE verify`). Both
+must fail (exit 1) and name the first bad position and what is wrong there
+(DESIGN.md, "Integrity").
+
+What the chain alone cannot see (the newest events cut off together with
+their chain rows, or the chain rewritten with fresh hashes from some point
+on) is shown to pass a plain `verify` once the read models are rebuilt too,
+and to fail `verify --head` with a head written down earlier. An event
+appended with a correct link is seen by nothing but the rules: the chain has
+no secret, and `--head` vouches for the past, not for what came after.
+
+Finally, hypothesis records a thousand short random ledgers on a small plan
+and every one of them verifies clean, and `verify` is shown to write nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import json
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from cli.main import main
+from domain.errors import DomainError
+from domain.money import Money
+from ledger.chain import GENESIS, link
+from ledger.service import Pulje
+from tests.conftest import PLAN_2022, TickingClock
+
+D = dt.date.fromisoformat
+AG = "arbejdsgruppen"
+POOL_TOPIC = "domain.pool:Pool"
+PLAN_TOPIC = "domain.plan:Plan"
+FORGED_ID = UUID("00000000-0000-4000-8000-0000000000f0")
+
+
+# ---------------------------------------------------------------------- the year, recorded once
+
+
+@dataclass(frozen=True)
+class Year:
+    """A year on the 2022 plan in an SQLite file, recorded once per module.
+
+    Attributes:
+        path: the ledger file (never edited; tests work on copies).
+        head: the head after the last event.
+        events: how many events the chain holds.
+        at: named events -> their chain position.
+        early_head: the head after the awards, before any payment.
+        mid_year_head: the head `status --format json` printed after the payments.
+        snapshot_position: the chain position of the pool event its snapshot was taken at.
+    """
+
+    path: Path
+    head: str
+    events: int
+    at: dict[str, int]
+    early_head: str
+    mid_year_head: str
+    snapshot_position: int
+
+
+def record_year(path: Path) -> Year:
+    clock = TickingClock()
+    at: dict[str, int] = {"the adoption": 1, "a budget line": 5}
+    with Pulje(str(path), "sekretariatet", clock=clock) as session:
+        session.import_plan(PLAN_2022)
+        awards = [
+            session.award(
+                pool="BTP", year=2022, recipient=f"Beboerforening {n}", purpose="Tryghedsvandring",
+                area="Tryggere byliv" if n % 2 else None, amount=Money.kroner(4000 + 100 * n), requested=None,
+                date=dt.date(2022, 2 + n % 6, 1 + n), decided_by=AG, decision_ref=f"AG 2022-{n:02d}",
+            )
+            for n in range(18)
+        ]
+        at["the first award"] = awards[0].sequence
+        early_head = session.ledger.recorder.head()[1]
+        payments = []
+        for n, grant in enumerate(awards):
+            for part, (month, kroner) in enumerate(((8, 1000), (9, 1500))):
+                payments.append(
+                    session.disburse(
+                        grant=grant.grant, amount=Money.kroner(kroner), date=dt.date(2022, month, 1 + n),
+                        payment_ref=f"Bilag {n}-{part}",
+                    )
+                )
+        at["a payment mid-year"] = payments[8].sequence
+        printed = CliRunner().invoke(main, ["--db", str(path), "status", "--year", "2022", "--format", "json"])
+        assert printed.exit_code == 0, explain(printed)
+        mid_year_head = json.loads(printed.stdout)["head"]
+        at["the return"] = session.take_back(
+            grant=awards[0].grant, amount=Money.kroner(500), date=D("2022-10-01"), reason="Ubrugte midler"
+        ).sequence
+        at["the withdrawal"] = session.withdraw(grant=awards[1].grant, date=D("2022-10-02"), reason="Aflyst").sequence
+        at["the reallocation"] = session.reallocate(
+            year=2022, from_line="12", to_line="14", amount=Money.kroner(20_000), date=D("2022-06-15"),
+            decided_by="Økonomiforvaltningen", decision_ref="ØKF 2022-41", reason="Flere tryghedsvandringer",
+        ).sequence
+        at["the funding change"] = at["the reallocation"] + 1
+        mistake = session.disburse(
+            grant=awards[2].grant, amount=Money.kroner(100), date=D("2022-10-05"), payment_ref="Fejl"
+        )
+        at["the reversal"] = session.reverse(str(mistake.sequence), reason="Forkert beløb").sequence
+        keyed = dict(
+            pool="BTP", year=2022, recipient="Ungdomsklubben", purpose="Sommerfest", area=None,
+            amount=Money.kroner(1000), requested=None, date=D("2022-11-01"), decided_by=AG, decision_ref="AG 2022-11",
+            key="ag-2022-11-sommerfest",
+        )
+        at["the keyed award"] = session.award(**keyed).sequence
+        assert session.award(**keyed).repeated
+        at["the close"] = session.close_pool(
+            pool="BTP", year=2022, date=D("2022-12-15"), decided_by=AG, decision_ref="AG 2022-12"
+        ).sequence
+        events, head = session.ledger.recorder.head()
+    assert at["the close"] == events, "the close is the last event"
+    with closing(path) as conn:
+        (snapshot_position,) = conn.execute(
+            "SELECT c.position FROM stored_snapshots s JOIN stored_events e "
+            "ON e.originator_id = s.originator_id AND e.originator_version = s.originator_version "
+            "JOIN event_chain c ON c.notification_id = e.rowid"
+        ).fetchone()
+    return Year(path, head, events, at, early_head, mid_year_head, snapshot_position)
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
+    return record_year(tmp_path_factory.mktemp("year") / "ledger.db")
+
+
+@pytest.fixture
+def db(year: Year, tmp_path: Path) -> Path:
+    """A fresh copy of the recorded year, no session open on it."""
+    copy = tmp_path / "ledger.db"
+    shutil.copy(year.path, copy)
+    return copy
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+@contextmanager
+def closing(path: Path) -> Iterator[sqlite3.Connection]:
+    conn = sqlite3.connect(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def behind_the_programs_back(path: Path) -> Iterator[sqlite3.Connection]:
+    """A plain sqlite3 connection on the file; the edit is committed on leaving."""
+    with closing(path) as conn:
+        with conn:
+            yield conn
+
+
+def rowid_at(conn: sqlite3.Connection, position: int) -> int:
+    (rowid,) = conn.execute("SELECT notification_id FROM event_chain WHERE position = ?", (position,)).fetchone()
+    return rowid
+
+
+def stored_event(conn: sqlite3.Connection, position: int) -> tuple[str, int, str, bytes]:
+    return conn.execute(
+        "SELECT originator_id, originator_version, topic, state FROM stored_events WHERE rowid = ?",
+        (rowid_at(conn, position),),
+    ).fetchone()
+
+
+def flip_one_character(state: bytes) -> bytes:
+    """The same bytes with one letter or digit near the middle changed."""
+    i = len(state) // 2
+    while not chr(state[i]).isalnum() or not chr(state[i]).isascii():
+        i += 1
+    c = chr(state[i])
+    flipped = str((int(c) + 1) % 10) if c.isdigit() else c.swapcase()
+    return state[:i] + flipped.encode() + state[i + 1 :]
+
+
+def another_topic(topic: str) -> str:
+    if topic.startswith(PLAN_TOPIC):
+        return f"{PLAN_TOPIC}.Adopted" if topic.endswith("LineBudgeted") else f"{PLAN_TOPIC}.LineBudgeted"
+    return f"{POOL_TOPIC}.GrantDisbursed" if topic.endswith("GrantAwarded") else f"{POOL_TOPIC}.GrantAwarded"
+
+
+def verify_service(path: Path, head: str | None = None) -> Any:
+    with Pulje(str(path), "revisor", create=False) as session:
+        return session.verify(expected_head=head)
+
+
+def explain(result: Result) -> str:
+    return (
+        f"exit {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}\n"
+        f"--- exception {result.exception!r}"
+    )
+
+
+def verify_cli(path: Path, *args: str, fmt: str = "json") -> Result:
+    return CliRunner().invoke(main, ["--db", str(path), "--actor", "revisor", "verify", "--format", fmt, *args])
+
+
+def verify_cli_json(path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    result = verify_cli(path, *args)
+    assert result.exit_code in (0, 1), explain(result)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def assert_found(path: Path, *, check: str, position: int | None, says: str) -> Any:
+    """Service and command line both fail and agree on the first problem."""
+    report = verify_service(path)
+    assert not report.ok
+    first = report.problems[0]
+    assert (first.check, first.position) == (check, position), [str(p) for p in report.problems[:5]]
+    assert says in first.message, str(first)
+    code, data = verify_cli_json(path)
+    assert code == 1 and data["ok"] is False
+    assert data["problems"][0] == {"check": check, "position": position, "message": first.message}
+    where = f"position {position}: " if position is not None else ""
+    assert data["first_problem"] == f"{check}: {where}{first.message}"
+    text = verify_cli(path, fmt="table")
+    assert text.exit_code == 1, explain(text)
+    assert f"FAILED: {len(report.problems)} problem(s); the first: {check}: {where}" in text.stdout
+    return report
+
+
+def assert_clean(path: Path, head: str | None = None) -> None:
+    report = verify_service(path, head)
+    assert report.ok, [str(p) for p in report.problems[:5]]
+    code, data = verify_cli_json(path, *(("--head", head) if head else ()))
+    assert code == 0 and data["ok"] is True and data["problems"] == []
+
+
+def rebuild_views(path: Path) -> None:
+    """Empty the read models and their tracking row; the next session's catch-up refills them."""
+    with behind_the_programs_back(path) as conn:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            if table.startswith("view_") and table != "view_meta":
+                conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM tracking WHERE application_name = 'views'")
+    with Pulje(str(path), "forfalsker", create=False) as session:
+        session.status()
+
+
+def rechain(conn: sqlite3.Connection, start: int) -> None:
+    """Recompute every hash from `start` on, as a forger who read ledger/chain.py would."""
+    previous = GENESIS if start == 1 else conn.execute(
+        "SELECT hash FROM event_chain WHERE position = ?", (start - 1,)
+    ).fetchone()[0]
+    rows = conn.execute(
+        "SELECT c.position, e.originator_id, e.originator_version, e.topic, e.state FROM event_chain c "
+        "JOIN stored_events e ON e.rowid = c.notification_id WHERE c.position >= ? ORDER BY c.position",
+        (start,),
+    ).fetchall()
+    for position, oid, version, topic, state in rows:
+        previous = link(previous, position, UUID(oid), version, topic, bytes(state))
+        conn.execute("UPDATE event_chain SET hash = ? WHERE position = ?", (previous, position))
+
+
+def shift_up(conn: sqlite3.Connection, table: str, column: str, start: int) -> None:
+    """`column += 1` for every row from `start` on, without tripping the unique key on the way."""
+    conn.execute(f"UPDATE {table} SET {column} = -({column} + 1) WHERE {column} >= ?", (start,))
+    conn.execute(f"UPDATE {table} SET {column} = -{column} WHERE {column} < 0")
+
+
+def next_version(conn: sqlite3.Connection, oid: str) -> int:
+    (version,) = conn.execute(
+        "SELECT max(originator_version) FROM stored_events WHERE originator_id = ?", (oid,)
+    ).fetchone()
+    return version + 1
+
+
+def forged_state(**fields: Any) -> bytes:
+    """An event's stored bytes as the program's mapper would have written them."""
+    common = {"timestamp": "2022-12-20T10:00:00Z", "actor": "sekretariatet", "decided_by": None,
+              "decision_ref": None, "reason": None}
+    return json.dumps({**common, **fields}, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def insert_event(conn: sqlite3.Connection, event: tuple[str, int, str, bytes], rowid: int | None = None) -> int:
+    """A row in `stored_events` (at `rowid`, or after the last); returns its rowid."""
+    return conn.execute(
+        "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
+        (rowid, *event),
+    ).lastrowid
+
+
+def insert_chain_row(conn: sqlite3.Connection, position: int, notification_id: int, chain_hash: str) -> None:
+    conn.execute(
+        "INSERT INTO event_chain (position, notification_id, hash) VALUES (?, ?, ?)",
+        (position, notification_id, chain_hash),
+    )
+
+
+# ---------------------------------------------------------------------- the untouched year
+
+
+def test_the_recorded_year_verifies_clean_with_a_snapshot_taken(year: Year, db: Path) -> None:
+    report = verify_service(db)
+    assert report.ok, [str(p) for p in report.problems[:5]]
+    assert report.head == (year.events, year.head)
+    assert report.snapshots == 1 and report.events == year.events > 80
+    result = verify_cli(db, fmt="table")
+    assert result.exit_code == 0, explain(result)
+    assert f"head: {year.head} (#{year.events})" in result.stdout
+    assert "OK: the chain, the replay, every rule and the read models all hold." in result.stdout
+
+
+# ---------------------------------------------------------------------- one stored event changed
+
+EARLY_MIDDLE_LATE = [
+    pytest.param("the adoption", id="adoption"),
+    pytest.param("a budget line", id="plan-line"),
+    pytest.param("the first award", id="first-award"),
+    pytest.param("a payment mid-year", id="mid-year-payment"),
+    pytest.param("the reallocation", id="late-plan-event"),
+    pytest.param("the reversal", id="reversal"),
+    pytest.param("the close", id="last-event"),
+]
+
+
+@pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
+def test_one_changed_byte_of_a_stored_event_is_named_at_its_position(year: Year, db: Path, event: str) -> None:
+    position = year.at[event]
+    with behind_the_programs_back(db) as conn:
+        rowid, state = rowid_at(conn, position), stored_event(conn, position)[3]
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (flip_one_character(state), rowid))
+        assert conn.execute("SELECT typeof(state) FROM stored_events WHERE rowid = ?", (rowid,)).fetchone() == ("blob",)
+    assert_found(db, check="chain", position=position, says="does not match its hash")
+
+
+COLUMN_EDITS = {
+    "topic": another_topic,
+    "originator_version": lambda version: version + 1000,
+    "originator_id": lambda _: FORGED_ID.hex,
+}
+
+
+@pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
+@pytest.mark.parametrize("column", list(COLUMN_EDITS))
+def test_a_changed_topic_version_or_aggregate_of_a_stored_event_is_named_at_its_position(
+    year: Year, db: Path, column: str, event: str
+) -> None:
+    position = year.at[event]
+    with behind_the_programs_back(db) as conn:
+        rowid = rowid_at(conn, position)
+        (before,) = conn.execute(f"SELECT {column} FROM stored_events WHERE rowid = ?", (rowid,)).fetchone()
+        conn.execute(f"UPDATE stored_events SET {column} = ? WHERE rowid = ?", (COLUMN_EDITS[column](before), rowid))
+    assert_found(db, check="chain", position=position, says="does not match its hash")
+
+
+@pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
+def test_a_deleted_stored_event_is_named_at_its_position(year: Year, db: Path, event: str) -> None:
+    position = year.at[event]
+    with behind_the_programs_back(db) as conn:
+        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, position),))
+    assert_found(db, check="chain", position=position, says="missing from the log (deleted)")
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        pytest.param("the first award", "the first award+1", id="two-neighbouring-awards"),
+        pytest.param("a payment mid-year", "the return", id="a-payment-and-the-return"),
+        pytest.param("the adoption", "a budget line", id="adoption-and-a-plan-line"),
+        pytest.param("a budget line", "the reallocation", id="two-plan-events"),
+        pytest.param("the reallocation", "the funding change", id="plan-and-pool-of-one-decision"),
+        pytest.param("the keyed award", "the close", id="with-the-last-event"),
+    ],
+)
+def test_two_swapped_stored_events_are_named_at_the_first_of_them(
+    year: Year, db: Path, first: str, second: str
+) -> None:
+    def position(name: str) -> int:
+        base, _, plus = name.partition("+")
+        return year.at[base] + int(plus or 0)
+
+    a, b = sorted((position(first), position(second)))
+    with behind_the_programs_back(db) as conn:
+        rows = {p: stored_event(conn, p) for p in (a, b)}
+        conn.execute("DELETE FROM stored_events WHERE rowid IN (?, ?)", (rowid_at(conn, a), rowid_at(conn, b)))
+        insert_event(conn, rows[b], rowid=rowid_at(conn, a))
+        insert_event(conn, rows[a], rowid=rowid_at(conn, b))
+    assert_found(db, check="chain", position=a, says="does not match its hash")
+
+
+# ---------------------------------------------------------------------- the newest events removed
+
+
+def test_the_last_stored_event_deleted_is_named_at_the_last_position(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, year.events),))
+    assert_found(db, check="chain", position=year.events, says="missing from the log (deleted)")
+
+
+def test_the_last_event_deleted_with_its_chain_row_still_shows_in_the_read_models(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, year.events),))
+        conn.execute("DELETE FROM event_chain WHERE position = ?", (year.events,))
+    report = assert_found(db, check="views", position=None, says="view pools row")
+    assert "closed" in report.problems[0].message
+    assert not any(p.check == "chain" for p in report.problems)
+
+
+def test_the_newest_events_cut_off_with_the_views_rebuilt_need_an_earlier_head_to_be_seen(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        for position in range(year.at["the keyed award"], year.events + 1):
+            conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, position),))
+            conn.execute("DELETE FROM event_chain WHERE position = ?", (position,))
+    rebuild_views(db)
+
+    assert_clean(db)
+    assert verify_service(db).head[0] == year.at["the keyed award"] - 1
+    assert_clean(db, head=year.mid_year_head)
+    report = verify_service(db, year.head)
+    assert not report.ok and report.problems == [] and report.head_found is None
+    code, data = verify_cli_json(db, "--head", year.head)
+    assert code == 1 and data["expected_head_found_at"] is None and data["problems"] == []
+    text = verify_cli(db, "--head", year.head, fmt="table")
+    assert text.exit_code == 1 and "NOT in this ledger" in text.stdout
+
+
+# ---------------------------------------------------------------------- forged events
+
+
+def test_a_forged_event_without_a_place_in_the_chain_is_named(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        pool = stored_event(conn, year.at["a payment mid-year"])[0]
+        payment = forged_state(date="2022-12-20", number="BTP-2022-005", amount=100000, payment_ref="Bilag 999")
+        rowid = insert_event(conn, (pool, next_version(conn, pool), f"{POOL_TOPIC}.GrantDisbursed", payment))
+    assert_found(db, check="chain", position=None, says=f"stored event {rowid} has no place in the chain")
+
+
+def forge_key_event(conn: sqlite3.Connection, year: Year) -> tuple[str, int, str, bytes]:
+    """A new aggregate's first event: a copy of the recorded command key under a new id."""
+    _, version, topic, state = stored_event(conn, year.at["the keyed award"] + 1)
+    assert topic == "domain.keys:CommandKey.Recorded" and version == 1
+    return FORGED_ID.hex, 1, topic, state.replace(b"ag-2022-11-sommerfest", b"ag-2022-11-forfalsket")
+
+
+def test_a_forged_event_slipped_into_the_middle_of_the_chain_with_a_made_up_hash_is_named_there(
+    year: Year, db: Path
+) -> None:
+    position = year.at["a payment mid-year"]
+    with behind_the_programs_back(db) as conn:
+        rowid = insert_event(conn, forge_key_event(conn, year))
+        shift_up(conn, "event_chain", "position", position)
+        insert_chain_row(conn, position, rowid, hashlib.sha256(b"forged").hexdigest())
+    assert_found(db, check="chain", position=position, says="does not match its hash")
+
+
+def test_a_forged_event_slipped_into_the_middle_with_a_correct_link_breaks_the_chain_right_after_it(
+    year: Year, db: Path
+) -> None:
+    position = year.at["a payment mid-year"]
+    with behind_the_programs_back(db) as conn:
+        forged = forge_key_event(conn, year)
+        shift_up(conn, "stored_events", "rowid", position)
+        shift_up(conn, "event_chain", "notification_id", position)
+        shift_up(conn, "event_chain", "position", position)
+        insert_event(conn, forged, rowid=position)
+        (previous,) = conn.execute("SELECT hash FROM event_chain WHERE position = ?", (position - 1,)).fetchone()
+        insert_chain_row(conn, position, position, link(previous, position, FORGED_ID, 1, forged[2], forged[3]))
+    assert_found(db, check="chain", position=position + 1, says="does not match its hash")
+
+
+# ---------------------------------------------------------------------- the chain rewritten
+
+
+def rewrite_a_payment(conn: sqlite3.Connection, year: Year) -> int:
+    """Double the mid-year payment and give every later event a fresh, correct hash."""
+    position = year.at["a payment mid-year"]
+    state = stored_event(conn, position)[3]
+    assert b'"amount":100000,' in state
+    conn.execute(
+        "UPDATE stored_events SET state = ? WHERE rowid = ?",
+        (state.replace(b'"amount":100000,', b'"amount":200000,'), rowid_at(conn, position)),
+    )
+    rechain(conn, position)
+    return position
+
+
+def test_a_chain_rewritten_from_a_changed_event_passes_the_chain_check_but_not_the_snapshot_and_views(
+    year: Year, db: Path
+) -> None:
+    with behind_the_programs_back(db) as conn:
+        rewrite_a_payment(conn, year)
+    report = assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
+    assert {p.check for p in report.problems} == {"snapshots", "views"}
+    assert report.head[1] != year.head
+
+
+def test_a_chain_rewritten_with_snapshots_and_views_rebuilt_is_seen_only_with_an_earlier_head(
+    year: Year, db: Path
+) -> None:
+    with behind_the_programs_back(db) as conn:
+        rewrite_a_payment(conn, year)
+        conn.execute("DELETE FROM stored_snapshots")
+    rebuild_views(db)
+
+    assert_clean(db)
+    assert_clean(db, head=year.early_head)
+    for written_down in (year.head, year.mid_year_head):
+        report = verify_service(db, written_down)
+        assert not report.ok and report.head_found is None
+        code, data = verify_cli_json(db, "--head", written_down)
+        assert code == 1 and data["expected_head_found_at"] is None
+
+
+# ---------------------------------------------------------------------- caches and the chain table edited
+
+
+def test_a_changed_pool_read_model_is_named_as_a_view(db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        pool_id, data = conn.execute("SELECT pool_id, data FROM view_pools WHERE code = 'BTP'").fetchone()
+        row = json.loads(data)
+        row["awarded_ore"] -= 100_000
+        conn.execute("UPDATE view_pools SET data = ? WHERE pool_id = ?", (json.dumps(row, ensure_ascii=False), pool_id))
+    report = assert_found(
+        db, check="views", position=None, says=f"view pools row {pool_id} differs from a replay in awarded_ore"
+    )
+    assert len(report.problems) == 1
+
+
+def test_a_changed_grant_read_model_is_named_as_a_view(db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        pool_id, data = conn.execute("SELECT pool_id, data FROM view_grants WHERE number = 'BTP-2022-004'").fetchone()
+        row = json.loads(data)
+        row["recipient"] = "Min egen forening"
+        conn.execute(
+            "UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'",
+            (json.dumps(row, ensure_ascii=False), pool_id),
+        )
+    says = f"view grants row {pool_id}/BTP-2022-004 differs from a replay in recipient"
+    assert_found(db, check="views", position=None, says=says)
+
+
+def test_a_changed_snapshot_is_named_at_the_event_it_was_taken_at(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        (state,) = conn.execute("SELECT state FROM stored_snapshots").fetchone()
+        assert b'"funding":10700000,' in state
+        conn.execute(
+            "UPDATE stored_snapshots SET state = ?", (state.replace(b'"funding":10700000,', b'"funding":10800000,'),)
+        )
+    assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
+
+
+def test_a_snapshot_with_one_byte_flipped_is_named_at_the_event_it_was_taken_at(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        (state,) = conn.execute("SELECT state FROM stored_snapshots").fetchone()
+        conn.execute("UPDATE stored_snapshots SET state = ?", (flip_one_character(bytes(state)),))
+    assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
+
+
+def test_a_snapshot_edited_into_text_is_named_at_the_event_it_was_taken_at(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        conn.execute("UPDATE stored_snapshots SET state = replace(state, '10700000', '10800000')")
+        assert conn.execute("SELECT typeof(state) FROM stored_snapshots").fetchone() == ("text",)
+    assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
+
+
+@pytest.mark.parametrize("event", ["the first award", "a payment mid-year", "the reversal"])
+def test_a_chain_row_deleted_in_the_middle_is_named_where_the_positions_jump(year: Year, db: Path, event: str) -> None:
+    position = year.at[event]
+    with behind_the_programs_back(db) as conn:
+        conn.execute("DELETE FROM event_chain WHERE position = ?", (position,))
+    report = assert_found(
+        db, check="chain", position=position + 1, says=f"positions jump from {position - 1} to {position + 1}"
+    )
+    assert any("has no place in the chain" in p.message for p in report.problems)
+
+
+def test_a_plan_that_lost_the_pools_line_is_reported_not_crashed_on(year: Year, db: Path) -> None:
+    """Without line 14's budget event the pool's funding has no line to compare with: a finding, not a crash."""
+    with behind_the_programs_back(db) as conn:
+        for position in range(2, year.at["the first award"]):
+            _, _, topic, state = stored_event(conn, position)
+            if topic.endswith("LineBudgeted") and b'"terms":{"line":"14",' in state:
+                conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, position),))
+                break
+        else:
+            pytest.fail("no budget event for line 14")
+    report = assert_found(db, check="chain", position=position, says="missing from the log (deleted)")
+    assert any(p.check == "rules" and "14" in p.message for p in report.problems), [str(p) for p in report.problems]
+
+
+# ---------------------------------------------------------------------- verify --head
+
+
+def test_verify_with_the_current_head_passes(year: Year, db: Path) -> None:
+    assert_clean(db, head=year.head)
+    code, data = verify_cli_json(db, "--head", year.head.upper())
+    assert code == 0 and data["expected_head_found_at"] == year.events
+
+
+def test_verify_with_the_head_status_printed_mid_year_passes(year: Year, db: Path) -> None:
+    assert_clean(db, head=year.mid_year_head)
+    code, data = verify_cli_json(db, "--head", year.mid_year_head)
+    assert code == 0 and data["expected_head_found_at"] == year.at["a payment mid-year"] + 27
+    text = verify_cli(db, "--head", year.mid_year_head, fmt="table")
+    assert "everything up to it is unchanged" in text.stdout
+
+
+def test_verify_with_the_empty_ledgers_head_passes(db: Path) -> None:
+    assert_clean(db, head=GENESIS)
+    assert verify_cli_json(db, "--head", GENESIS)[1]["expected_head_found_at"] == 0
+
+
+def test_verify_with_another_ledgers_head_fails(year: Year, db: Path, tmp_path: Path) -> None:
+    with Pulje(str(tmp_path / "other.db"), "someone else", clock=TickingClock()) as other:
+        other.import_plan(PLAN_2022)
+        foreign = other.award(
+            pool="VP", year=2022, recipient="Andet sted", purpose="Noget andet", area=None, amount=Money.kroner(10),
+            requested=None, date=D("2022-05-05"), decided_by=AG, decision_ref="AG X",
+        ).head
+    report = verify_service(db, foreign)
+    assert not report.ok and report.problems == [] and report.head_found is None
+    code, data = verify_cli_json(db, "--head", foreign)
+    assert code == 1 and data["expected_head_found_at"] is None and data["first_problem"] is None
+    text = verify_cli(db, "--head", foreign, fmt="table")
+    assert text.exit_code == 1 and f"--head {foreign}: NOT in this ledger" in text.stdout
+
+
+@pytest.mark.parametrize(
+    "head",
+    ["abc", "a" * 63, "a" * 65, "g" * 64, "0x" + "0" * 62, "", "é" * 64, " "],
+    ids=["abc", "63-hex", "65-hex", "non-hex", "0x", "empty", "non-ascii", "blank"],
+)
+def test_a_malformed_head_is_a_usage_error_in_one_line(db: Path, head: str) -> None:
+    result = verify_cli(db, "--head", head, fmt="table")
+    assert result.exit_code == 2, explain(result)
+    assert result.stdout == ""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "64 hexadecimal digits" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------------- verify writes nothing
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    files = sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name))
+    with closing(path) as conn:
+        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        head = conn.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1").fetchone()
+        tracking = conn.execute("SELECT * FROM tracking ORDER BY application_name").fetchall()
+    return {
+        "files": files, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "counts": counts, "head": head,
+        "tracking": tracking,
+    }
+
+
+def test_verify_writes_nothing_to_a_clean_ledger(year: Year, db: Path) -> None:
+    before = fingerprint(db)
+    assert before["files"] == ["ledger.db"]
+    assert verify_service(db).ok
+    assert verify_cli_json(db, "--head", year.mid_year_head)[0] == 0
+    assert verify_cli(db, fmt="table").exit_code == 0
+    assert fingerprint(db) == before
+
+
+def test_verify_writes_nothing_to_a_tampered_ledger_either(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        conn.execute("DELETE FROM event_chain WHERE position = ?", (year.at["the return"],))
+        conn.execute("DELETE FROM view_grants WHERE number = 'BTP-2022-001'")
+    before = fingerprint(db)
+    assert not verify_service(db).ok
+    assert verify_cli_json(db)[0] == 1
+    assert verify_cli_json(db, "--head", year.head)[0] == 1
+    assert fingerprint(db) == before
+
+
+# ---------------------------------------------------------------------- what no unkeyed chain can see
+
+
+def append_linked(conn: sqlite3.Connection, year: Year, oid: str, topic: str, state: bytes) -> int:
+    """Append one event with a correct chain row, as a forger who read ledger/chain.py would."""
+    version = next_version(conn, oid)
+    rowid = insert_event(conn, (oid, version, topic, state))
+    position = year.events + 1
+    insert_chain_row(conn, position, rowid, link(year.head, position, UUID(oid), version, topic, state))
+    return position
+
+
+def test_an_award_appended_with_a_correct_link_is_invisible_even_to_an_earlier_head(year: Year, db: Path) -> None:
+    """The chain has no secret: whoever can write the file can extend it as the program would.
+
+    `--head` proves that what was there is unchanged, not that nothing was added
+    after it; an appended event that breaks no rule passes every check.
+    """
+    with behind_the_programs_back(db) as conn:
+        (videnspulje,) = [
+            oid for oid, state in conn.execute(
+                "SELECT originator_id, state FROM stored_events WHERE topic = ?", (f"{POOL_TOPIC}.Opened",)
+            )
+            if b'"code":"VP"' in state
+        ]
+        position = append_linked(
+            conn, year, videnspulje, f"{POOL_TOPIC}.GrantAwarded",
+            forged_state(
+                date="2022-12-01", decided_by=AG, decision_ref="AG X", number="VP-2022-001", recipient="Forfalskeren",
+                purpose="Intet", area=None, requested=None, amount=500000,
+            ),
+        )
+    report = verify_service(db, year.head)
+    assert report.ok and report.head[0] == position and report.head_found == year.events
+    assert verify_cli_json(db, "--head", year.head)[0] == 0
+
+
+def test_a_payment_appended_after_the_pools_close_breaks_a_rule(year: Year, db: Path) -> None:
+    with behind_the_programs_back(db) as conn:
+        pool = stored_event(conn, year.at["the close"])[0]
+        append_linked(
+            conn, year, pool, f"{POOL_TOPIC}.GrantDisbursed",
+            forged_state(date="2022-12-20", number="BTP-2022-005", amount=100000, payment_ref="Bilag 999"),
+        )
+    report = verify_service(db)
+    assert not report.ok and report.problems[0].check in ("rules", "replay"), report.problems
+    assert verify_cli_json(db)[0] == 1
+
+
+# ---------------------------------------------------------------------- a thousand random clean ledgers
+
+SMALL_PLAN = """
+[plan]
+partnership = "Prøveby"
+title = "Tryghedsplan 2022"
+year = 2022
+
+[authority]
+reallocation = "Økonomiforvaltningen"
+
+[[line]]
+no = "1"
+name = "Fælleshave"
+[line.budget.2022]
+total = 30000
+
+[[line]]
+no = "2"
+name = "Kommunikation"
+[line.budget.2022]
+total = 20000
+
+[[line]]
+no = "3"
+name = "Bylivspulje"
+[line.budget.2022]
+total = 15000
+
+[[pool]]
+id = "bylivspulje"
+code = "BP"
+name = "Bylivspulje"
+line = "3"
+decided_by = "arbejdsgruppen"
+"""
+
+
+def day_between(first: int, last: int) -> st.SearchStrategy[dt.date]:
+    return st.integers(min_value=first, max_value=last).map(lambda n: dt.date(2022, 1, 1) + dt.timedelta(days=n))
+
+
+kroner = st.integers(min_value=1, max_value=8000).map(Money.kroner)
+which = st.integers(min_value=0, max_value=5)
+commands = st.lists(
+    st.one_of(
+        st.tuples(st.just("award"), kroner, day_between(0, 200)),
+        st.tuples(st.just("disburse"), which, kroner, day_between(100, 364)),
+        st.tuples(st.just("return"), which, kroner, day_between(150, 364)),
+        st.tuples(st.just("withdraw"), which, day_between(100, 364)),
+        st.tuples(st.just("reallocate"), st.permutations("123").map(lambda p: p[:2]), kroner, day_between(0, 364)),
+        st.tuples(st.just("reverse"), st.integers(min_value=1, max_value=3)),
+        st.tuples(st.just("close"), day_between(250, 364)),
+    ),
+    max_size=6,
+)
+
+
+@dataclass
+class Template:
+    """A small ledger with its plan adopted, copied for every example."""
+
+    path: Path
+    scratch: Path
+    counter: Iterator[int]
+
+
+@pytest.fixture(scope="module")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    folder = tmp_path_factory.mktemp("small")
+    plan = folder / "plan.toml"
+    plan.write_text(SMALL_PLAN, encoding="utf-8")
+    with Pulje(str(folder / "template.db"), "sekretariatet", clock=TickingClock()) as session:
+        session.import_plan(plan)
+    scratch = folder / "examples"
+    scratch.mkdir()
+    return Template(folder / "template.db", scratch, itertools.count())
+
+
+def play(session: Pulje, command: tuple[Any, ...], grants: list[str], recorded: list[int]) -> Any:
+    """One command; one that needs a grant while there is none awards one instead."""
+    kind, *args = command
+    if kind in ("disburse", "return", "withdraw") and not grants:
+        kind, args = "award", [Money.kroner(5000), args[-1]]
+    if kind == "award":
+        amount, date = args
+        done = session.award(
+            pool="BP", year=2022, recipient="Beboerforeningen", purpose="Fest", area=None, amount=amount,
+            requested=None, date=date, decided_by=AG, decision_ref="AG",
+        )
+        grants.append(done.grant)
+        return done
+    if kind == "disburse":
+        index, amount, date = args
+        return session.disburse(grant=grants[index % len(grants)], amount=amount, date=date, payment_ref=None)
+    if kind == "return":
+        index, amount, date = args
+        return session.take_back(grant=grants[index % len(grants)], amount=amount, date=date, reason="Ubrugt")
+    if kind == "withdraw":
+        index, date = args
+        return session.withdraw(grant=grants[index % len(grants)], date=date, reason="Aflyst")
+    if kind == "reallocate":
+        (source, destination), amount, date = args
+        return session.reallocate(
+            year=2022, from_line=source, to_line=destination, amount=amount, date=date,
+            decided_by="Økonomiforvaltningen", decision_ref="ØKF", reason="Behov",
+        )
+    if kind == "reverse":
+        (back,) = args
+        sequence = recorded[-back] if len(recorded) >= back else session.ledger.recorder.head()[0]
+        return session.reverse(str(sequence), reason="Fejl")
+    (date,) = args
+    return session.close_pool(pool="BP", year=2022, date=date, decided_by=AG, decision_ref="AG")
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script=commands)
+def test_a_thousand_random_clean_ledgers_all_verify(small_template: Template, script: list[tuple[Any, ...]]) -> None:
+    folder = small_template.scratch / str(next(small_template.counter))
+    folder.mkdir()
+    path = folder / "ledger.db"
+    shutil.copy(small_template.path, path)
+    try:
+        grants: list[str] = []
+        recorded: list[int] = []
+        clock = TickingClock(dt.datetime(2022, 2, 1, tzinfo=dt.timezone.utc))
+        with Pulje(str(path), "sekretariatet", clock=clock) as session:
+            refused = 0
+            for command in script:
+                try:
+                    recorded.append(play(session, command, grants, recorded).sequence)
+                except DomainError:
+                    refused += 1
+            event(f"commands recorded: {len(script) - refused}")
+            report = session.verify()
+            assert report.ok, [str(p) for p in report.problems[:5]]
+            assert report.head == session.ledger.recorder.head()
+        result = verify_cli(path, fmt="table")
+        assert result.exit_code == 0, explain(result)
+    finally:
+        shutil.rmtree(folder)
