@@ -42,6 +42,7 @@ class ReplayStep:
     returned_ore: int
     withdrawn_ore: int
     available_ore: int
+    reversal: bool = False
 
     @property
     def late(self) -> bool:
@@ -93,6 +94,7 @@ def replay_pool(
                 returned_ore=pool.returned_ore,
                 withdrawn_ore=pool.withdrawn_ore,
                 available_ore=pool.available_ore,
+                reversal=kind == "entry_reversed" or getattr(event, "reverses", None) is not None,
             )
         )
     return steps

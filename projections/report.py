@@ -22,11 +22,11 @@ from projections.replay import ReplayStep
 
 #: How a grant's purpose is sorted into the kinds the plan names, first match wins.
 PURPOSE_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("viden", re.compile(r"vidensarrangement|fyraftensmøde|temadag|vidensdeling|konference", re.I)),
     ("dialogpavillon", re.compile(r"dialogpavillon", re.I)),
     ("tryghedsvandring", re.compile(r"tryghedsvandring|lysvandring|vandring", re.I)),
     ("borgermoede", re.compile(r"borgermøde|dialogmøde|beboermøde", re.I)),
     ("efter_haendelse", re.compile(r"\befter\b.*\b(brand|uro|overfald|knivoverfald|indbrud|skyderi|hændelse|episode|hærværk)", re.I)),
-    ("viden", re.compile(r"vidensarrangement|fyraftensmøde|temadag|vidensdeling|konference", re.I)),
     ("beboerdrevet", re.compile(r"beboerdrevet|fest|fællesspisning|marked|arrangement|gårdfest", re.I)),
 ]
 OTHER_KIND = "andet"
@@ -34,7 +34,7 @@ OTHER_KIND = "andet"
 LABELS = {
     "da": {
         "title": "Afrapportering til styregruppen", "ultimo": "Ultimo", "plan": "Tryghedsplan",
-        "head": "Ledgerens hoved", "last_event": "Seneste registrerede hændelse",
+        "head": "Kontrolsum (ledgerens hoved)", "last_event": "Seneste registrerede hændelse",
         "check": "Kontrol", "check_text": "Enhver kan kontrollere, at ledgeren stadig indeholder præcis de hændelser, rapporten bygger på:",
         "pool": "Pulje", "funding": "Midler", "start_funding": "Midler ved årets start", "funding_changes": "Ændringer i puljens midler",
         "grants": "Bevillinger", "totals": "I alt", "unspent": "Ubrugte midler", "by_area": "Fordeling på indsatsområder",
@@ -49,11 +49,12 @@ LABELS = {
         "line": "Linje", "name": "Aktivitet", "original": "Oprindeligt budget", "corrected": "Korrigeret budget",
         "from": "Fra linje", "to": "Til linje", "amount": "Beløb", "reason": "Begrundelse", "reversed": "tilbageført",
         "month": "Måned", "none": "(intet)", "no_area": "(intet indsatsområde)",
-        "closed_text": "Puljen blev lukket {date} efter beslutning i {body} ({ref}). Ubrugte midler ved lukningen: {unspent}",
-        "closed_outstanding": "Heraf er {outstanding} bevilget men ikke udbetalt; de forbliver disponeret.",
+        "closed_text": "Puljen blev lukket {date} efter beslutning i {body}, jf. {ref}. Ubrugte midler ved lukningen: {unspent}",
+        "closed_outstanding": "Desuden var {outstanding} bevilget, men ikke udbetalt, da puljen blev lukket; beløbet kan ikke længere udbetales fra puljen.",
         "open_text": "Puljen er ikke lukket. Til rådighed nu: {available}",
         "unspent_fate": "Ubrugte midler falder tilbage til tryghedsplanens budget via Økonomiforvaltningen.",
         "opened": "puljen åbnet (tryghedsplanen vedtaget)", "reallocation": "omdisponering",
+        "reversal_of": "tilbageførsel af", "reversed_reallocation": "omdisponering tilbageført",
         "chart_alt": "Midler, disponeret og udbetalt over året", "legend_funding": "Midler",
         "legend_committed": "Disponeret", "legend_disbursed": "Udbetalt netto",
         "kinds": {
@@ -84,11 +85,12 @@ LABELS = {
         "line": "Line", "name": "Activity", "original": "Original budget", "corrected": "Corrected budget",
         "from": "From line", "to": "To line", "amount": "Amount", "reason": "Reason", "reversed": "reversed",
         "month": "Month", "none": "(none)", "no_area": "(no focus area)",
-        "closed_text": "The pool was closed on {date} by decision of {body} ({ref}). Unspent at the close: {unspent}",
-        "closed_outstanding": "Of that, {outstanding} is awarded but not paid out and stays committed.",
+        "closed_text": "The pool was closed on {date} by decision of {body}, see {ref}. Unspent at the close: {unspent}",
+        "closed_outstanding": "Besides, {outstanding} was awarded but not paid out when the pool closed; it can no longer be paid from the pool.",
         "open_text": "The pool is not closed. Available now: {available}",
         "unspent_fate": "Unspent money returns to the plan's budget through Økonomiforvaltningen.",
         "opened": "pool opened (plan adopted)", "reallocation": "reallocation",
+        "reversal_of": "reversal of", "reversed_reallocation": "reallocation reversed",
         "chart_alt": "Funding, committed and paid out over the year", "legend_funding": "Funding",
         "legend_committed": "Committed", "legend_disbursed": "Paid out, net",
         "kinds": {
@@ -137,6 +139,7 @@ def ultimo_report(
 ) -> dict[str, Any]:
     """The report as plain data: the `json` format."""
     plan_part = plan_json(plan, lines, years, year)
+    sequences = {r.event_id: r.sequence for r in reallocations}
     plan_part["reallocations"] = [
         {
             "sequence": r.sequence,
@@ -149,6 +152,7 @@ def ultimo_report(
             "decision_ref": r.decision_ref,
             "reason": r.reason,
             "reversed_by_sequence": reversed_by.get(r.event_id),
+            "reverses_sequence": sequences.get(r.reverses) if r.reverses else None,
         }
         for r in reallocations
     ]
@@ -162,12 +166,12 @@ def ultimo_report(
         "head_sequence": head[0],
         "last_event_at": last_event_at,
         "verify_command": f"pulje verify --head {head[1]}",
-        "pools": [_pool_part(p, year) for p in pools],
+        "pools": [_pool_part(p, year, plan.decided_by) for p in pools],
         "plan": plan_part,
     }
 
 
-def _pool_part(data: PoolInput, year: int) -> dict[str, Any]:
+def _pool_part(data: PoolInput, year: int, adopted_by: str | None) -> dict[str, Any]:
     pool = data.pool
     part = pool_json(pool, data.grants)
     for grant_part, grant in zip(part["grants"], data.grants, strict=True):
@@ -184,7 +188,8 @@ def _pool_part(data: PoolInput, year: int) -> dict[str, Any]:
             "date": s.date,
             "kind": s.kind,
             **amounts(change=s.amount_ore, funding_after=s.funding_ore),
-            "decided_by": s.decided_by,
+            "reversal": s.reversal,
+            "decided_by": adopted_by if s.kind == "pool_opened" else s.decided_by,
             "decision_ref": s.decision_ref,
             "reason": s.reason,
         }
@@ -196,7 +201,8 @@ def _pool_part(data: PoolInput, year: int) -> dict[str, Any]:
         None if close is None else {"date": close.date, "decided_by": close.decided_by, "decision_ref": close.decision_ref}
     )
     part["summary_by_area"] = _summary(data.grants, lambda g: g.area or "")
-    part["summary_by_kind"] = _summary(data.grants, lambda g: purpose_kind(g.purpose))
+    order = [kind for kind, _ in PURPOSE_KINDS] + [OTHER_KIND]
+    part["summary_by_kind"] = sorted(_summary(data.grants, lambda g: purpose_kind(g.purpose)), key=lambda s: order.index(s["key"]))
     part["months"] = _months(data.steps, year)
     part["chart"] = _chart(data.steps, year)
     return part
@@ -251,7 +257,7 @@ def _chart(steps: Sequence[ReplayStep], year: int) -> dict[str, Any]:
     """Step lines in integer SVG coordinates for funding, committed and paid out."""
     days = 366 if calendar.isleap(year) else 365
     start = dt.date(year, 1, 1)
-    top = max([s.funding_ore for s in steps] + [s.committed_ore for s in steps] + [1])
+    tick, top = nice_scale(max([s.funding_ore for s in steps] + [s.committed_ore for s in steps] + [1]))
     plot_w = CHART_WIDTH - CHART_LEFT - CHART_RIGHT
     plot_h = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
 
@@ -284,13 +290,24 @@ def _chart(steps: Sequence[ReplayStep], year: int) -> dict[str, Any]:
     ticks = [
         {"x": CHART_LEFT + (dt.date(year, m, 1) - start).days * plot_w // days, "month": m} for m in range(1, 13)
     ]
-    levels = [{"y": y(top * i // 4), **amounts(value=top * i // 4)} for i in range(5)]
+    levels = [{"y": y(value), **amounts(value=value)} for value in range(0, top + 1, tick)]
     return {
         "width": CHART_WIDTH, "height": CHART_HEIGHT, "left": CHART_LEFT, "top": CHART_TOP,
         "plot_width": plot_w, "plot_height": plot_h, "max_ore": top,
         "series": {name: _compact(points) for name, points in series.items()},
         "x_ticks": ticks, "y_ticks": levels,
     }
+
+
+def nice_scale(ore: int) -> tuple[int, int]:
+    """A round step (1, 2, 2.5 or 5 times a power of ten kroner) and a top of at most 6 steps at or above `ore`."""
+    power = 100
+    while True:
+        for step in (power, power * 2, power * 5 // 2, power * 5):
+            count = -(-ore // step)
+            if count <= 6:
+                return step, max(count, 1) * step
+        power *= 10
 
 
 def _compact(points: list[list[int]]) -> list[list[int]]:

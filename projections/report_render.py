@@ -93,7 +93,7 @@ def to_markdown(data: dict[str, Any]) -> str:
             [t["date"], t["from"], t["to"], t["amount"], t["decided_by"], t["ref"], t["reason"]],
             [
                 [r["date"], r["from_line"], r["to_line"], r["amount"], r["decided_by"], r["decision_ref"],
-                 (r["reason"] or "") + (f" ({t['reversed']})" if r["reversed_by_sequence"] else "")]
+                 reallocation_note(r, t)]
                 for r in plan["reallocations"]
             ],
             {3},
@@ -110,8 +110,7 @@ def _md_pool(pool: dict[str, Any], t: dict[str, Any]) -> list[str]:
     out += md_table(
         [t["date"], t["decision"], t["decided_by"], t["ref"], t["change"], t["after"]],
         [
-            [c["date"], t["opened"] if c["kind"] == "pool_opened" else f"{t['reallocation']}: {c['reason'] or ''}",
-             c["decided_by"], c["decision_ref"], c["change"], c["funding_after"]]
+            [c["date"], funding_label(c, t), c["decided_by"], c["decision_ref"], c["change"], c["funding_after"]]
             for c in pool["funding_changes"]
         ],
         {4, 5},
@@ -138,7 +137,7 @@ def _md_pool(pool: dict[str, Any], t: dict[str, Any]) -> list[str]:
                                     "outstanding", "available")],
         {1},
     ) + [""]
-    out += [f"### {t['unspent']}", "", unspent_text(pool, t), ""]
+    out += [f"### {t['unspent']}", "", md_cell(unspent_text(pool, t)), ""]
     for title, key, name in ((t["by_area"], "summary_by_area", area_name), (t["by_kind"], "summary_by_kind", lambda k, t: t["kinds"].get(k, k))):
         out += [f"### {title}", ""]
         out += md_table(
@@ -153,6 +152,24 @@ def _md_pool(pool: dict[str, Any], t: dict[str, Any]) -> list[str]:
         {1, 2, 3},
     ) + [""]
     return out
+
+
+def funding_label(change: dict[str, Any], t: dict[str, Any]) -> str:
+    """What a row of the pool's funding changes was."""
+    if change["kind"] == "pool_opened":
+        return t["opened"]
+    label = t["reversed_reallocation"] if change.get("reversal") else t["reallocation"]
+    return f"{label}: {change['reason']}" if change.get("reason") else label
+
+
+def reallocation_note(move: dict[str, Any], t: dict[str, Any]) -> str:
+    """A reallocation's reason, saying what it reverses or that it was reversed."""
+    note = move.get("reason") or ""
+    if move.get("reverses_sequence"):
+        note = f"{t['reversal_of']} #{move['reverses_sequence']}: {note}".rstrip(": ")
+    if move.get("reversed_by_sequence"):
+        note = f"{note} ({t['reversed']})".strip()
+    return note
 
 
 def unspent_text(pool: dict[str, Any], t: dict[str, Any]) -> str:
@@ -183,7 +200,10 @@ def to_html(data: dict[str, Any]) -> str:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(money=money, unspent_text=unspent_text, area_name=area_name)
+    env.globals.update(
+        money=money, unspent_text=unspent_text, area_name=area_name, funding_label=funding_label,
+        reallocation_note=reallocation_note,
+    )
     return env.get_template("ultimo.html.j2").render(r=data, t=labels(data))
 
 
@@ -215,6 +235,12 @@ def to_pdf(data: dict[str, Any]) -> bytes:
 # ---------------------------------------------------------------------- XLSX
 
 KR_FORMAT = '#,##0.00 "kr."'
+SHEETS = {
+    "da": {"overview": "Oversigt", "totals": "I alt", "funding": "Midler", "grants": "Bevillinger",
+           "areas": "Områder", "kinds": "Typer", "budget": "Tryghedsplanens budget", "reallocations": "Omdisponeringer"},
+    "en": {"overview": "Overview", "totals": "Totals", "funding": "Funding", "grants": "Grants",
+           "areas": "Areas", "kinds": "Kinds", "budget": "The plan's budget", "reallocations": "Reallocations"},
+}
 
 
 def neutralise(value: Any) -> Any:
@@ -237,28 +263,38 @@ def to_xlsx(data: dict[str, Any]) -> bytes:
     book.properties.modified = fixed
     book.properties.creator = "pulje"
 
+    def cell_value(value: Any, is_money: bool) -> Any:
+        if is_money and isinstance(value, int) and not isinstance(value, bool):
+            return Decimal(value).scaleb(-2)
+        if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-" and value[:4].isdigit():
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        return neutralise(value)
+
     def sheet(title: str, headers: list[str], rows: list[list[Any]], money_cols: set[int]) -> None:
         ws = book.create_sheet(title[:31])
         ws.append([neutralise(h) for h in headers])
         for cell in ws[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            ws.append([
-                (Decimal(v).scaleb(-2) if i in money_cols and isinstance(v, int) else neutralise(v))
-                for i, v in enumerate(row)
-            ])
-        for col in money_cols:
-            for cells in ws.iter_rows(min_row=2, min_col=col + 1, max_col=col + 1):
-                for cell in cells:
+            ws.append([cell_value(v, i in money_cols) for i, v in enumerate(row)])
+        for cells in ws.iter_rows(min_row=2):
+            for cell in cells:
+                if cell.column - 1 in money_cols:
                     cell.number_format = KR_FORMAT
+                elif isinstance(cell.value, dt.date):
+                    cell.number_format = "yyyy-mm-dd"
         for i, header in enumerate(headers, start=1):
             width = max([len(str(header))] + [len(str(r[i - 1])) for r in rows if i - 1 < len(r)] + [8])
             ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(width + 2, 60)
 
+    names = SHEETS[data["lang"]]
     overview = book.active
-    overview.title = t["title"][:31]
+    overview.title = names["overview"]
     for row in [
-        [t["title"], f"{data['plan_title']} ({data['partnership']}) {data['year']}"],
+        [t["title"], f"{t['ultimo']} {data['year']}: {data['plan_title']} ({data['partnership']})"],
         [t["head"], data["head"]],
         [t["last_event"], data["last_event_at"] or ""],
         [t["check"], data["verify_command"]],
@@ -266,22 +302,23 @@ def to_xlsx(data: dict[str, Any]) -> bytes:
         overview.append([neutralise(v) for v in row])
     overview.column_dimensions["A"].width = 34
     overview.column_dimensions["B"].width = 80
+    kind_name = lambda k, t: t["kinds"].get(k, k)  # noqa: E731
     for pool in data["pools"]:
         code = pool["code"]
         sheet(
-            f"{t['totals']} {code}", ["", t["amount"]],
+            f"{names['totals']} {code}", ["", t["amount"]],
             [[t[k], pool[f"{k}_ore"]] for k in ("funding", "awarded", "withdrawn", "returned", "committed", "disbursed",
                                                  "disbursed_net", "outstanding", "available")],
             {1},
         )
         sheet(
-            f"{t['funding']} {code}", [t["date"], t["decision"], t["decided_by"], t["ref"], t["change"], t["after"]],
-            [[c["date"], c["kind"] if c["kind"] != "funding_changed" else c["reason"], c["decided_by"], c["decision_ref"],
-              c["change_ore"], c["funding_after_ore"]] for c in pool["funding_changes"]],
+            f"{names['funding']} {code}", [t["date"], t["decision"], t["decided_by"], t["ref"], t["change"], t["after"]],
+            [[c["date"], funding_label(c, t), c["decided_by"], c["decision_ref"], c["change_ore"], c["funding_after_ore"]]
+             for c in pool["funding_changes"]],
             {4, 5},
         )
         sheet(
-            f"{t['grants']} {code}",
+            f"{names['grants']} {code}",
             [t["grant"], t["date"], t["recipient"], t["purpose"], t["area"], t["decided_by"], t["ref"], t["requested"],
              t["awarded"], t["disbursed"], t["returned"], t["withdrawn"], t["status"]],
             [[g["grant"], g["date"], g["recipient"], g["purpose"], g["area"] or "", g["decided_by"], g["decision_ref"],
@@ -289,23 +326,23 @@ def to_xlsx(data: dict[str, Any]) -> bytes:
               t["statuses"].get(g["status"], g["status"])] for g in pool["grants"]],
             {7, 8, 9, 10, 11},
         )
-        for title, key, name in ((t["by_area"], "summary_by_area", area_name), (t["by_kind"], "summary_by_kind", lambda k, t: t["kinds"].get(k, k))):
+        for title, key, name in ((names["areas"], "summary_by_area", area_name), (names["kinds"], "summary_by_kind", kind_name)):
             sheet(
-                f"{title[:24]} {code}", ["", t["count"], t["awarded"], t["committed"], t["disbursed_net"]],
+                f"{title} {code}", ["", t["count"], t["awarded"], t["committed"], t["disbursed_net"]],
                 [[name(s["key"], t), s["grants"], s["awarded_ore"], s["committed_ore"], s["disbursed_net_ore"]] for s in pool[key]],
                 {2, 3, 4},
             )
     plan = data["plan"]
     sheet(
-        t["budget"], [t["line"], t["name"], t["original"], t["corrected"], t["change"]],
+        names["budget"], [t["line"], t["name"], t["original"], t["corrected"], t["change"]],
         [[line["line"], line["name"], line["adopted_ore"], line["budget_ore"], line["budget_ore"] - line["adopted_ore"]]
          for line in plan["lines"]]
         + [["", t["totals"], plan["total_adopted_ore"], plan["total_budget_ore"], plan["total_budget_ore"] - plan["total_adopted_ore"]]],
         {2, 3, 4},
     )
     sheet(
-        t["reallocations"], [t["date"], t["from"], t["to"], t["amount"], t["decided_by"], t["ref"], t["reason"]],
-        [[r["date"], r["from_line"], r["to_line"], r["amount_ore"], r["decided_by"], r["decision_ref"], r["reason"]]
+        names["reallocations"], [t["date"], t["from"], t["to"], t["amount"], t["decided_by"], t["ref"], t["reason"]],
+        [[r["date"], r["from_line"], r["to_line"], r["amount_ore"], r["decided_by"], r["decision_ref"], reallocation_note(r, t)]
          for r in plan["reallocations"]],
         {3},
     )
