@@ -34,7 +34,8 @@ from domain.money import Money
 from domain.plan import LineTerms, Plan, PoolTerms
 from domain.pool import Pool
 from ledger.mapper import PydanticMapper
-from ledger.views import catch_up, create_views, views_current
+from ledger.store import store_for
+from ledger.views import catch_up, create_views, follow, views_current
 
 MAX_ATTEMPTS = 25
 
@@ -97,11 +98,16 @@ class Ledger(Application[UUID]):
         self.clock = clock or system_clock
         super().__init__(env)
         self.tracking = self.factory.tracking_recorder()
-        with self.recorder.datastore.transaction(commit=False) as c:
+        self.store = store_for(self.recorder)
+        with self.store.read() as c:
             current = views_current(c)
         if not current:
-            with self.recorder.datastore.transaction(commit=True) as c:
+            with self.store.write() as c:
                 create_views(c)
+        self.recorder.on_recorded = self._follow
+
+    def _follow(self, native: Any, rows: list[Any]) -> None:
+        follow(self.store, self.tracking, self.mapper.to_domain_event, native, rows)
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         # Only what the composition root gives: no stray eventsourcing
@@ -417,10 +423,10 @@ class Ledger(Application[UUID]):
         `write` names the write's events whose latest chain link is the head
         the write left (a write may store several events after its main one).
         """
-        position, head = self.recorder.position_of(originator_id, version)
+        position, head = self.store.position_of(originator_id, version)
         end = position
         for other_id, other_version in write or []:
-            other_position, other_head = self.recorder.position_of(other_id, other_version)
+            other_position, other_head = self.store.position_of(other_id, other_version)
             if other_position > end:
                 end, head = other_position, other_head
         return Recorded(
@@ -430,9 +436,7 @@ class Ledger(Application[UUID]):
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Bring the stored read models up to the end of the log."""
-        return catch_up(
-            self.recorder.datastore, self.recorder, self.tracking, self.mapper.to_domain_event, progress=progress
-        )
+        return catch_up(self.store, self.tracking, self.mapper.to_domain_event, progress=progress)
 
     def full_replay(self, page_size: int = 1000) -> Any:
         """The read models folded from the whole log, in memory (no stored view used)."""
@@ -446,7 +450,7 @@ class Ledger(Application[UUID]):
             if not notifications:
                 return state
             for notification in notifications:
-                position, chain_hash = self.recorder.position_of(notification.originator_id, notification.originator_version)
+                position, chain_hash = self.store.position_of(notification.originator_id, notification.originator_version)
                 apply(state, self.mapper.to_domain_event(notification), position, chain_hash)
             last = notifications[-1].id
 
@@ -454,7 +458,7 @@ class Ledger(Application[UUID]):
         """The stored read models, as they are (no catch-up)."""
         from ledger.views import load_stored
 
-        with self.recorder.datastore.transaction(commit=False) as c:
+        with self.store.read() as c:
             return load_stored(c)
 
     def events_of(self, aggregate_id: UUID) -> list[Any]:

@@ -49,13 +49,12 @@ class ImportVerificationError(Exception):
 
 def stored_rows(ledger: Any, upto: int, page: int = PAGE) -> Iterator[tuple[int, str, str, int, str, bytes]]:
     """(position, hash, originator id, version, topic, state) in chain order, up to a position."""
-    datastore = ledger.recorder.datastore
     position = 0
     while position < upto:
-        with datastore.transaction(commit=False) as c:
+        with ledger.store.read() as c:
             c.execute(
                 "SELECT c.position, c.hash, e.originator_id, e.originator_version, e.topic, e.state "
-                "FROM event_chain c JOIN stored_events e ON e.rowid = c.notification_id "
+                "FROM event_chain c JOIN {events} e ON e.{nid} = c.notification_id "
                 "WHERE c.position > ? AND c.position <= ? ORDER BY c.position LIMIT ?",
                 (position, upto, page),
             )
@@ -69,7 +68,7 @@ def stored_rows(ledger: Any, upto: int, page: int = PAGE) -> Iterator[tuple[int,
 
 def export_jsonl(ledger: Any, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     """Write the whole log as JSON lines; returns how many events."""
-    events, head = ledger.recorder.head()
+    events, head = ledger.store.head()
     out.write(json.dumps({"format": FORMAT, "version": VERSION, "events": events, "head": head}) + "\n")
     count = 0
     for position, chain_hash, oid, version, topic, state in stored_rows(ledger, events):
@@ -158,11 +157,11 @@ def check_file(path: str, mapper: Any, progress: Callable[[int], None] | None = 
 
 def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None = None) -> Header:
     """Check the file, then write every event in one transaction; returns its header."""
-    if ledger.recorder.head()[0] or ledger.recorder.max_notification_id():
+    if ledger.store.head()[0] or ledger.recorder.max_notification_id():
         raise ImportRefusedError("the target ledger is not empty; import into a new --db")
     header = check_file(path, ledger.mapper, progress)
     recorder = ledger.recorder
-    with recorder.datastore.transaction(commit=True) as c, open(path, encoding="utf-8", newline="") as lines:
+    with ledger.store.write() as c, open(path, encoding="utf-8", newline="") as lines:
         lines.readline()
         page: list[StoredEvent] = []
         for _, record in read_records(lines):
@@ -173,10 +172,10 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
                 )
             )
             if len(page) >= PAGE:
-                recorder._insert_events(c, page)
+                recorder.record_in(c.native, page)
                 page = []
         if page:
-            recorder._insert_events(c, page)
+            recorder.record_in(c.native, page)
         c.execute("SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1")
         row = c.fetchone()
         written = row[0] if row else None

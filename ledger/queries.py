@@ -145,7 +145,7 @@ class ViewReader:
 
     def head(self) -> tuple[int, str]:
         """The chain position and hash the views reflect."""
-        self.c.execute("SELECT notification_id FROM tracking WHERE application_name = 'views'")
+        self.c.execute("SELECT notification_id FROM {tracking} WHERE application_name = 'views'")
         row = self.c.fetchone()
         if row is None:
             return 0, GENESIS

@@ -111,7 +111,7 @@ class Pulje:
         from ledger.queries import ViewReader
 
         self.ledger.catch_up(progress)
-        with self.ledger.recorder.datastore.transaction(commit=False) as c:
+        with self.ledger.store.read() as c:
             yield ViewReader(c)
 
     def _written(self, recorded: Recorded) -> Recorded:
@@ -227,7 +227,7 @@ class Pulje:
 
         text = event.strip().lstrip("#")
         if text.isascii() and text.isdigit():
-            found = self.ledger.recorder.locate(int(text))
+            found = self.ledger.store.locate(int(text))
             if found is None:
                 raise NotFoundError(f"no event with sequence number {text}")
             topic = found[2].partition(":")[2]
@@ -294,7 +294,7 @@ class Pulje:
             row = views.pool(pool, year, partnership)
             head = views.head_before(recorded_before) if recorded_before else views.head()
         pool_id = UUID(row.pool_id)
-        positions = self.ledger.recorder.positions_of(pool_id)
+        positions = self.ledger.store.positions_of(pool_id)
         events = [(positions[e.originator_version][0], e) for e in self.ledger.events_of(pool_id)]
         return row, replay_pool(events, until=until, recorded_before=recorded_before), head
 
@@ -338,7 +338,7 @@ class Pulje:
         inputs = []
         for row in pools:
             pool_id = UUID(row.pool_id)
-            positions = self.ledger.recorder.positions_of(pool_id)
+            positions = self.ledger.store.positions_of(pool_id)
             events = [(positions[e.originator_version][0], e) for e in self.ledger.events_of(pool_id)]
             steps = [s for s in replay_pool(events) if s.sequence <= head[0]]
             inputs.append(PoolInput(row, grants[row.pool_id], steps))
@@ -368,7 +368,7 @@ class Pulje:
         from ledger.exports import stored_rows
         from projections.journal import JournalWriter
 
-        head = self.ledger.recorder.head()
+        head = self.ledger.store.head()
         writer = JournalWriter()
         for line in writer.header(head):
             out.write(line + "\n")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError
+from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
@@ -33,8 +33,6 @@ from ledger.chain import GENESIS, link
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
-
-    from eventsourcing.persistence import StoredEvent
 
 LOCK_TIMEOUT_SECONDS = 30
 
@@ -94,61 +92,46 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), CHAIN_TABLE]
 
+    #: Called inside the transaction that records events, with the backend's
+    #: cursor and (notification id, position, hash, stored event) per event;
+    #: the ledger keeps its read models current with it.
+    on_recorded: Callable[[Any, list[tuple[int, int, str, StoredEvent]]], None] | None = None
+
     def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         if not stored_events:
             return ids
-        c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
-        row = c.fetchone()
-        position, previous = (row[0], row[1]) if row else (0, GENESIS)
-        rows = []
-        for notification_id, stored in zip(ids or [], stored_events, strict=True):
-            position += 1
-            previous = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
-            rows.append((position, notification_id, previous))
-        c.executemany("INSERT INTO event_chain (position, notification_id, hash) VALUES (?, ?, ?)", rows)
+        rows = extend_chain(c, ids or [], stored_events)
+        if self.on_recorded is not None:
+            self.on_recorded(c, rows)
         return ids
 
-    def position_of(self, originator_id: UUID, version: int) -> tuple[int, str]:
-        """The chain position and hash of one stored event."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT c.position, c.hash FROM stored_events e JOIN event_chain c ON c.notification_id = e.rowid "
-                "WHERE e.originator_id = ? AND e.originator_version = ?",
-                (originator_id.hex, version),
-            )
-            row = c.fetchone()
-        if row is None:
-            raise LookupError(f"no stored event {originator_id} version {version}")
-        return row[0], row[1]
+    def record_in(self, c: Any, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
+        """Insert events (and their chain links) in a transaction the caller holds."""
+        return self._insert_events(c, stored_events)
 
-    def positions_of(self, originator_id: UUID) -> dict[int, tuple[int, str]]:
-        """Version -> (chain position, hash) for every event of one aggregate."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT e.originator_version, c.position, c.hash FROM stored_events e "
-                "JOIN event_chain c ON c.notification_id = e.rowid WHERE e.originator_id = ?",
-                (originator_id.hex,),
-            )
-            return {row[0]: (row[1], row[2]) for row in c.fetchall()}
 
-    def head(self) -> tuple[int, str]:
-        """The last chain position and its hash (0 and GENESIS when empty)."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
-            row = c.fetchone()
-        return (row[0], row[1]) if row else (0, GENESIS)
-
-    def locate(self, position: int) -> tuple[UUID, int, str] | None:
-        """The aggregate id, version and topic of the event at a chain position."""
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT e.originator_id, e.originator_version, e.topic FROM event_chain c "
-                "JOIN stored_events e ON e.rowid = c.notification_id WHERE c.position = ?",
-                (position,),
-            )
-            row = c.fetchone()
-        return (UUID(row[0]), row[1], row[2]) if row else None
+def extend_chain(c: Any, ids: Sequence[int], stored_events: Sequence[StoredEvent]) -> list[tuple[int, int, str, StoredEvent]]:
+    """Link new events to the chain; the caller holds the writers' lock. Works on either backend's cursor."""
+    c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
+    row = c.fetchone()
+    if row is None:
+        position, previous = 0, GENESIS
+    elif isinstance(row, dict):
+        position, previous = row["position"], row["hash"]
+    else:
+        position, previous = row[0], row[1]
+    rows = []
+    for notification_id, stored in zip(ids, stored_events, strict=True):
+        position += 1
+        previous = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        rows.append((notification_id, position, previous, stored))
+    placeholder = "?" if isinstance(c, SQLiteCursor) else "%s"
+    c.executemany(
+        f"INSERT INTO event_chain (position, notification_id, hash) VALUES ({placeholder}, {placeholder}, {placeholder})",
+        [(p, n, h) for n, p, h, _ in rows],
+    )
+    return rows
 
 
 class LedgerSQLiteFactory(SQLiteFactory):

@@ -138,19 +138,19 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
     report = VerifyReport(expected_head=expected_head.lower() if expected_head else None)
     if report.expected_head == GENESIS:
         report.head_found = 0
-    datastore = ledger.recorder.datastore
-    with datastore.transaction(commit=False) as c:
-        tracked = ledger.tracking._max_tracking_id(VIEWS, c) or 0
+    store = ledger.store
+    with store.read() as c:
+        tracked = store.tracked(c, VIEWS)
         snapshots = _snapshots(c)
     report.snapshots = len(snapshots)
     walker = Walker(ledger.mapper, report, snapshots)
     replayed = MemoryState()
     last_notification = 0
     while True:
-        with datastore.transaction(commit=False) as c:
+        with store.read() as c:
             c.execute(
-                "SELECT c.position, c.notification_id, c.hash, e.rowid, e.originator_id, e.originator_version, "
-                "e.topic, e.state FROM event_chain c LEFT JOIN stored_events e ON e.rowid = c.notification_id "
+                "SELECT c.position, c.notification_id, c.hash, e.{nid}, e.originator_id, e.originator_version, "
+                "e.topic, e.state FROM event_chain c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
                 "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
                 (walker.expected, PAGE),
             )
@@ -177,7 +177,7 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
     _orphans(ledger, report)
     walker.finish()
     report.views_position = tracked
-    with datastore.transaction(commit=False) as c:
+    with store.read() as c:
         stored = load_stored(c)
     for message in compare_views(stored, replayed):
         report.problems.append(Problem("views", message))
@@ -194,7 +194,7 @@ class _Recorder:
 
 def _snapshots(c: Any) -> dict[tuple[UUID, int], tuple[str, bytes]]:
     try:
-        c.execute("SELECT originator_id, originator_version, topic, state FROM stored_snapshots")
+        c.execute("SELECT originator_id, originator_version, topic, state FROM {snapshots}")
     except Exception:  # noqa: BLE001 - no snapshot table yet
         return {}
     return {(UUID(str(oid)), version): (str(topic), _as_bytes(state)) for oid, version, topic, state in c.fetchall()}
@@ -242,10 +242,10 @@ def _canonical(data: Any) -> str:
 
 
 def _orphans(ledger: Any, report: VerifyReport) -> None:
-    with ledger.recorder.datastore.transaction(commit=False) as c:
+    with ledger.store.read() as c:
         c.execute(
-            "SELECT e.rowid FROM stored_events e LEFT JOIN event_chain c ON c.notification_id = e.rowid "
-            "WHERE c.position IS NULL ORDER BY e.rowid"
+            "SELECT e.{nid} FROM {events} e LEFT JOIN event_chain c ON c.notification_id = e.{nid} "
+            "WHERE c.position IS NULL ORDER BY e.{nid}"
         )
         orphans = [row[0] for row in c.fetchall()]
     for rowid in orphans:

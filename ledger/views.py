@@ -182,7 +182,7 @@ def create_views(cursor: Any) -> bool:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in SCHEMA:
         cursor.execute(statement)
-    cursor.execute("DELETE FROM tracking WHERE application_name = ?", (VIEWS,))
+    cursor.execute("DELETE FROM {tracking} WHERE application_name = ?", (VIEWS,))
     cursor.execute(
         "INSERT INTO view_meta (name, value) VALUES ('version', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
         (VIEWS_VERSION,),
@@ -191,23 +191,32 @@ def create_views(cursor: Any) -> bool:
 
 
 def catch_up(
-    datastore: Any,
-    recorder: Any,
+    store: Any,
     tracking: Any,
     decode: Callable[[Any], Any],
     *,
     page_size: int = PAGE_SIZE,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Apply every event the views have not seen; returns how many were applied."""
+    """Apply every event the views have not seen; returns how many were applied.
+
+    Writers keep the views current in the transaction that records events
+    (`follow`), so this finds nothing to do unless the views were rebuilt or
+    an earlier follow-up was skipped. It looks first with a read and takes the
+    writers' lock only when there is work.
+    """
     from eventsourcing.persistence import Tracking
 
     from projections.fold import apply
 
+    with store.read() as c:
+        if store.tracked(c, VIEWS) >= store.last_notification(c):
+            return 0
+    recorder = store.recorder
     applied = 0
     while True:
-        with datastore.transaction(commit=True) as c:
-            last = tracking._max_tracking_id(VIEWS, c) or 0
+        with store.write() as c:
+            last = store.tracked(c, VIEWS)
             notifications = recorder.select_notifications(start=last + 1, limit=page_size)
             if not notifications:
                 return applied
@@ -224,10 +233,41 @@ def catch_up(
                     raise ChainGapError(f"stored event {notification.id} has no place in the integrity chain")
                 apply(state, decode(notification), link[0], link[1])
             state.flush()
-            tracking._insert_tracking(c, Tracking(VIEWS, last_id))
+            tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
         applied += len(notifications)
         if progress is not None:
             progress(len(notifications))
+
+
+def follow(store: Any, tracking: Any, decode: Callable[[Any], Any], native: Any, rows: list[Any]) -> None:
+    """Apply newly recorded events to the views inside the transaction that records them.
+
+    Only when the views had seen everything before these events; otherwise the
+    next catch-up applies them in order. A failure here leaves the views as
+    they were (a savepoint) and never stops the events from being recorded.
+    """
+    from eventsourcing.persistence import Tracking
+
+    from ledger.store import Cursor
+    from projections.fold import apply
+
+    c = Cursor(native, store)
+    first = rows[0][0]
+    c.execute("SELECT MAX({nid}) FROM {events} WHERE {nid} < ?", (first,))
+    row = c.fetchone()
+    before = row[0] if row and row[0] is not None else 0
+    if store.tracked(c, VIEWS) != before:
+        return
+    c.execute("SAVEPOINT follow_views")
+    try:
+        state = SqlViewState(c)
+        for notification_id, position, chain_hash, stored in rows:
+            apply(state, decode(stored), position, chain_hash)
+        state.flush()
+        tracking._insert_tracking(native, Tracking(VIEWS, rows[-1][0]))
+    except Exception:  # noqa: BLE001 - the views are a cache; the events must still be recorded
+        c.execute("ROLLBACK TO SAVEPOINT follow_views")
+    c.execute("RELEASE SAVEPOINT follow_views")
 
 
 class ChainGapError(Exception):

@@ -106,7 +106,7 @@ class LedgerMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ helpers
 
     def head(self) -> tuple[int, str]:
-        return self.pulje.ledger.recorder.head()
+        return self.pulje.ledger.store.head()
 
     def attempt(self, command, **kwargs):
         before = self.head()

@@ -55,7 +55,7 @@ def test_the_chain_links_every_stored_event_in_order(pulje: Pulje, db_path: Path
         assert pos == position
         previous = link(previous, position, UUID(oid), version, topic, state)
         assert chain_hash == previous
-    assert pulje.ledger.recorder.head() == (len(rows), previous)
+    assert pulje.ledger.store.head() == (len(rows), previous)
 
 
 def test_a_reallocation_into_the_pool_line_changes_line_and_pool_in_one_write(pulje: Pulje, db_path: Path) -> None:
@@ -74,13 +74,13 @@ def test_a_reallocation_into_the_pool_line_changes_line_and_pool_in_one_write(pu
 
 def test_a_reallocation_the_pool_cannot_give_up_writes_nothing_at_all(pulje: Pulje) -> None:
     award(pulje, 100_000)
-    before = pulje.ledger.recorder.head()
+    before = pulje.ledger.store.head()
     with pytest.raises(InsufficientFundsError, match="7.000,00"):
         pulje.reallocate(
             year=2022, from_line="14", to_line="12", amount=Money.kroner(10_000), date=dt.date(2022, 6, 15),
             decided_by="Økonomiforvaltningen", decision_ref="ØKF 41", reason="Tilbage",
         )
-    assert pulje.ledger.recorder.head() == before
+    assert pulje.ledger.store.head() == before
     plan = pulje.ledger.repository.get(ids.plan_id("Tingbjerg-Husum", 2022))
     assert plan.budget("14", 2022) == Money.kroner(107_000)
 
@@ -125,10 +125,10 @@ def test_views_of_an_older_version_are_rebuilt_from_the_log(pulje: Pulje, db_pat
 
 
 def test_the_same_plan_file_imported_twice_records_nothing_new(pulje: Pulje) -> None:
-    before = pulje.ledger.recorder.head()
+    before = pulje.ledger.store.head()
     recorded, _ = pulje.import_plan(PLAN_2022)
     assert recorded.repeated and recorded.sequence == 1
-    assert pulje.ledger.recorder.head() == before
+    assert pulje.ledger.store.head() == before
 
 
 def test_a_db_path_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:

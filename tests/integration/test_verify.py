@@ -95,7 +95,7 @@ def record_year(path: Path) -> Year:
             for n in range(18)
         ]
         at["the first award"] = awards[0].sequence
-        early_head = session.ledger.recorder.head()[1]
+        early_head = session.ledger.store.head()[1]
         payments = []
         for n, grant in enumerate(awards):
             for part, (month, kroner) in enumerate(((8, 1000), (9, 1500))):
@@ -132,7 +132,7 @@ def record_year(path: Path) -> Year:
         at["the close"] = session.close_pool(
             pool="BTP", year=2022, date=D("2022-12-15"), decided_by=AG, decision_ref="AG 2022-12"
         ).sequence
-        events, head = session.ledger.recorder.head()
+        events, head = session.ledger.store.head()
     assert at["the close"] == events, "the close is the last event"
     with closing(path) as conn:
         (snapshot_position,) = conn.execute(
@@ -850,7 +850,7 @@ def play(session: Pulje, command: tuple[Any, ...], grants: list[str], recorded: 
         )
     if kind == "reverse":
         (back,) = args
-        sequence = recorded[-back] if len(recorded) >= back else session.ledger.recorder.head()[0]
+        sequence = recorded[-back] if len(recorded) >= back else session.ledger.store.head()[0]
         return session.reverse(str(sequence), reason="Fejl")
     (date,) = args
     return session.close_pool(pool="BP", year=2022, date=date, decided_by=AG, decision_ref="AG")
@@ -877,7 +877,7 @@ def test_a_thousand_random_clean_ledgers_all_verify(small_template: Template, sc
             event(f"commands recorded: {len(script) - refused}")
             report = session.verify()
             assert report.ok, [str(p) for p in report.problems[:5]]
-            assert report.head == session.ledger.recorder.head()
+            assert report.head == session.ledger.store.head()
         result = verify_cli(path, fmt="table")
         assert result.exit_code == 0, explain(result)
     finally:

@@ -1,0 +1,154 @@
+"""Our own SQL on either backend: the chain, the views, verify, exports.
+
+eventsourcing owns its tables (`stored_events` / `pulje_events`, snapshots,
+tracking); the rest of the ledger's SQL goes through a `Store`, which hides
+what differs between SQLite and PostgreSQL: the placeholder (`?` / `%s`),
+the notification id column (`rowid` / `notification_id`), table names, how
+an aggregate id is stored (hex text / uuid), the schema, and how a write
+transaction takes the lock that serialises writers.
+
+SQL here is written once, for SQLite, with `?` placeholders and the tokens
+`{events}`, `{snapshots}`, `{tracking}` and `{nid}`; `Store.sql` adapts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+GENESIS = "0" * 64
+
+
+class Cursor:
+    """A backend cursor speaking our SQL and giving rows as tuples.
+
+    Attributes:
+        native: the backend's own cursor on the same transaction, for
+            eventsourcing's recorders (tracking) that expect it.
+    """
+
+    def __init__(self, raw: Any, store: Store, native: Any = None) -> None:
+        self.raw = raw
+        self.store = store
+        self.native = native if native is not None else raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.raw.execute(self.store.sql(sql), tuple(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self.raw.executemany(self.store.sql(sql), [tuple(r) for r in rows])
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self.raw.fetchone()
+        return None if row is None else tuple(row)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in self.raw.fetchall()]
+
+
+class Store:
+    """The backend-specific parts of our SQL, and the queries every part shares."""
+
+    kind = "sqlite"
+    events = "stored_events"
+    snapshots = "stored_snapshots"
+    tracking = "tracking"
+    nid = "rowid"
+    placeholder = "?"
+    bigint = "INTEGER"
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.datastore = recorder.datastore
+
+    # ------------------------------------------------------------------ dialect
+
+    def sql(self, text: str) -> str:
+        for token, value in (
+            ("{events}", self.events), ("{snapshots}", self.snapshots), ("{tracking}", self.tracking),
+            ("{nid}", self.nid), ("{bigint}", self.bigint),
+        ):
+            text = text.replace(token, value)
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def oid(self, originator_id: UUID) -> Any:
+        """An aggregate id as the events table stores it."""
+        return originator_id.hex
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=False) as raw:
+            yield Cursor(raw, self)
+
+    @contextmanager
+    def write(self) -> Iterator[Cursor]:
+        """A write transaction holding the writers' lock (BEGIN IMMEDIATE)."""
+        with self.datastore.transaction(commit=True) as raw:
+            yield Cursor(raw, self)
+
+    def can_write(self) -> bool:
+        return True
+
+    # ------------------------------------------------------------------ shared queries
+
+    def head(self) -> tuple[int, str]:
+        """The last chain position and its hash (0 and GENESIS when empty)."""
+        with self.read() as c:
+            c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
+            row = c.fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS)
+
+    def position_of(self, originator_id: UUID, version: int) -> tuple[int, str]:
+        """The chain position and hash of one stored event."""
+        with self.read() as c:
+            c.execute(
+                "SELECT c.position, c.hash FROM {events} e JOIN event_chain c ON c.notification_id = e.{nid} "
+                "WHERE e.originator_id = ? AND e.originator_version = ?",
+                (self.oid(originator_id), version),
+            )
+            row = c.fetchone()
+        if row is None:
+            raise LookupError(f"no stored event {originator_id} version {version}")
+        return row[0], row[1]
+
+    def positions_of(self, originator_id: UUID) -> dict[int, tuple[int, str]]:
+        """Version -> (chain position, hash) for every event of one aggregate."""
+        with self.read() as c:
+            c.execute(
+                "SELECT e.originator_version, c.position, c.hash FROM {events} e "
+                "JOIN event_chain c ON c.notification_id = e.{nid} WHERE e.originator_id = ?",
+                (self.oid(originator_id),),
+            )
+            return {row[0]: (row[1], row[2]) for row in c.fetchall()}
+
+    def locate(self, position: int) -> tuple[UUID, int, str] | None:
+        """The aggregate id, version and topic of the event at a chain position."""
+        with self.read() as c:
+            c.execute(
+                "SELECT e.originator_id, e.originator_version, e.topic FROM event_chain c "
+                "JOIN {events} e ON e.{nid} = c.notification_id WHERE c.position = ?",
+                (position,),
+            )
+            row = c.fetchone()
+        return (UUID(str(row[0])), row[1], row[2]) if row else None
+
+    def tracked(self, c: Cursor, name: str) -> int:
+        """How far the read models named `name` have applied the log (a notification id)."""
+        c.execute("SELECT notification_id FROM {tracking} WHERE application_name = ?", (name,))
+        row = c.fetchone()
+        return row[0] if row and row[0] is not None else 0
+
+    def last_notification(self, c: Cursor) -> int:
+        c.execute("SELECT MAX({nid}) FROM {events}")
+        row = c.fetchone()
+        return row[0] if row and row[0] is not None else 0
+
+
+def store_for(recorder: Any) -> Store:
+    """The store that speaks to the recorder's backend."""
+    if getattr(recorder, "store_class", None) is not None:
+        return recorder.store_class(recorder)
+    return Store(recorder)
