@@ -93,6 +93,12 @@ def classify(error: BaseException) -> tuple[int, str] | None:
 
     if isinstance(error, OutputExistsError):
         return USAGE, f"Error: {period(str(error))}"
+    from ledger.postgres import ReadOnlyError, StorageUnavailableError
+
+    if isinstance(error, ReadOnlyError) or "permission denied" in str(error).lower():
+        return STORAGE, "Refused: this database user may read the ledger but not change it (permission denied); use a role that may write."
+    if isinstance(error, StorageUnavailableError):
+        return STORAGE, f"Storage error: {period(str(error))}"
     module = type(error).__module__
     if module.startswith(("eventsourcing", "sqlite3", "psycopg")) or type(error).__name__ in (
         "StorageConflictError", "ChainGapError", "OperationalError", "DatabaseError",

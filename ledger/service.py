@@ -38,18 +38,28 @@ class LocationError(Exception):
     """A `--db` value that names no usable ledger."""
 
 
-def sqlite_env(db: str, *, create: bool = True) -> dict[str, str]:
-    """The application environment for a `--db` value.
+def ledger_env(db: str, *, create: bool = True) -> dict[str, str]:
+    """The application environment for a `--db` value: an SQLite path or a PostgreSQL URL.
 
-    With `create=False` (reading commands) a missing ledger file is an error
-    rather than a new empty ledger.
+    With `create=False` (reading commands) a missing ledger is an error rather
+    than a new empty one.
     """
     text = db.strip()
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
-        if scheme in ("postgresql", "postgres"):
-            raise LocationError("PostgreSQL ledgers are not supported by this version yet; use an SQLite file path")
-        raise LocationError(f"unknown database scheme {scheme!r}: give an SQLite file path")
+        if scheme not in ("postgresql", "postgres"):
+            raise LocationError(
+                f"unknown database scheme {scheme!r}: give an SQLite file path or a postgresql:// URL"
+            )
+        from ledger.postgres import PostgresLocation
+
+        try:
+            location = PostgresLocation(text)
+        except ValueError as error:
+            raise LocationError(str(error)) from None
+        env = location.env()
+        env["PULJE_MAY_CREATE"] = "yes" if create else "no"
+        return env
     path = Path(text).expanduser()
     if path.is_dir():
         raise LocationError(f"{path} is a folder; give the path of a ledger file, e.g. {path / DEFAULT_DB}")
@@ -81,7 +91,7 @@ class Pulje:
     def __init__(
         self, db: str, actor: str, *, clock: Callable[[], dt.datetime] | None = None, create: bool = True
     ) -> None:
-        self.env = sqlite_env(db, create=create)
+        self.env = ledger_env(db, create=create)
         self.actor = actor
         self.clock = clock
         self._ledger: Ledger | None = None

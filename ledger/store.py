@@ -78,6 +78,10 @@ class Store:
         """An aggregate id as the events table stores it."""
         return originator_id.hex
 
+    def cursor_on(self, native: Any) -> Cursor:
+        """Our cursor on a transaction the backend's own cursor holds."""
+        return Cursor(native, self)
+
     @contextmanager
     def read(self) -> Iterator[Cursor]:
         with self.datastore.transaction(commit=False) as raw:

@@ -248,10 +248,9 @@ def follow(store: Any, tracking: Any, decode: Callable[[Any], Any], native: Any,
     """
     from eventsourcing.persistence import Tracking
 
-    from ledger.store import Cursor
     from projections.fold import apply
 
-    c = Cursor(native, store)
+    c = store.cursor_on(native)
     first = rows[0][0]
     c.execute("SELECT MAX({nid}) FROM {events} WHERE {nid} < ?", (first,))
     row = c.fetchone()
