@@ -156,3 +156,39 @@ def store_for(recorder: Any) -> Store:
     if getattr(recorder, "store_class", None) is not None:
         return recorder.store_class(recorder)
     return Store(recorder)
+
+
+class FileStore(Store):
+    """Our SQL on an SQLite file through the standard library alone (reads only)."""
+
+    def __init__(self, path: str) -> None:  # noqa: D107 - no recorder: reads only
+        self.path = path
+
+
+@contextmanager
+def current_sqlite_views(path: str) -> Iterator[Cursor | None]:
+    """A read transaction on the file's views if they are current, else None.
+
+    Current means: the views are of this pulje's version and have applied
+    every stored event. Anything else (a new file, an older version, views
+    behind the log) yields None, and the caller opens the ledger properly.
+    """
+    import sqlite3
+
+    from ledger.views import VIEWS, views_current
+
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        yield None
+        return
+    try:
+        conn.execute("BEGIN")
+        cursor = Cursor(conn.cursor(), FileStore(path))
+        try:
+            ready = views_current(cursor) and cursor.store.tracked(cursor, VIEWS) >= cursor.store.last_notification(cursor)
+        except sqlite3.Error:
+            ready = False
+        yield cursor if ready else None
+    finally:
+        conn.close()
