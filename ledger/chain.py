@@ -13,11 +13,18 @@ import hashlib
 from uuid import UUID
 
 GENESIS = "0" * 64
+_HEX = set("0123456789abcdef")
 
 
 def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
     """The hash of one event, given the hash before it."""
-    oid = str(originator_id if isinstance(originator_id, UUID) else UUID(originator_id))
+    if isinstance(originator_id, UUID):
+        oid = str(originator_id)
+    elif len(originator_id) == 32 and not set(originator_id.lower()) - _HEX:
+        text = originator_id.lower()
+        oid = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    else:
+        oid = str(UUID(originator_id))
     digest = hashlib.sha256()
     for part in (previous.encode(), str(position).encode(), oid.encode(), str(version).encode(), topic.encode(), state):
         digest.update(len(part).to_bytes(8, "big"))

@@ -57,10 +57,20 @@ class PydanticMapper(Mapper[UUID]):
         return decode_event(cls, stored_event.originator_id, stored_event.originator_version, data)
 
 
+def canonical_id(originator_id: UUID | str) -> str:
+    """The dashed lowercase text of an aggregate id, from a UUID or its hex or dashed text."""
+    if isinstance(originator_id, UUID):
+        return str(originator_id)
+    text = originator_id.lower()
+    if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return str(UUID(text))
+
+
 def decode_event(cls: Any, originator_id: UUID | str, version: int, data: bytes) -> Any:
     """Validate stored JSON as an event of `cls`, upcasting old shapes."""
     current = getattr(cls, "class_version", 1)
-    oid = str(originator_id if isinstance(originator_id, UUID) else UUID(originator_id))
+    oid = canonical_id(originator_id)
     if current == 1 and _CLASS_VERSION_KEY not in data:
         # The common case: splice the ids in and validate the JSON in one pass.
         head = b'{"originator_id":"' + oid.encode() + b'","originator_version":' + str(version).encode()

@@ -39,6 +39,19 @@ _COMMON = {
 }
 
 
+_IDS: dict[Any, str] = {}
+
+
+def _id(value: Any) -> str:
+    """An aggregate id as text; the few ids a ledger has are turned into text once."""
+    text = _IDS.get(value)
+    if text is None:
+        if len(_IDS) > 100_000:
+            _IDS.clear()
+        text = _IDS[value] = str(value)
+    return text
+
+
 def kind_of(event: Any) -> str:
     return KINDS.get(type(event).__qualname__, type(event).__qualname__)
 
@@ -59,7 +72,7 @@ def apply(state: ViewState, event: Any, sequence: int, chain_hash: str) -> None:
 def _plan_adopted(state: ViewState, e: Any) -> None:
     state.put_plan(
         PlanRow(
-            plan_id=str(e.originator_id), partnership=e.partnership, title=e.title, year=e.year,
+            plan_id=_id(e.originator_id), partnership=e.partnership, title=e.title, year=e.year,
             source_file=e.source_file, source_sha256=e.source_sha256, reallocation_body=e.reallocation_body,
             adopted_on=e.date.isoformat(), decided_by=e.decided_by, decision_ref=e.decision_ref,
             areas=list(e.areas), pools=[p.model_dump(mode="json") for p in e.pools],
@@ -68,7 +81,7 @@ def _plan_adopted(state: ViewState, e: Any) -> None:
 
 
 def _line_budgeted(state: ViewState, e: Any) -> None:
-    plan_id, terms = str(e.originator_id), e.terms
+    plan_id, terms = _id(e.originator_id), e.terms
     state.put_line(
         LineRow(
             plan_id=plan_id, line=terms.line, ord=e.originator_version, name=terms.name, new=terms.new,
@@ -95,15 +108,15 @@ def _move(state: ViewState, plan_id: str, year: int, source: str, target: str, o
 
 
 def _reallocated(state: ViewState, e: Any) -> None:
-    _move(state, str(e.originator_id), e.year, e.from_line, e.to_line, e.amount.ore)
+    _move(state, _id(e.originator_id), e.year, e.from_line, e.to_line, e.amount.ore)
 
 
 def _reallocation_reversed(state: ViewState, e: Any) -> None:
-    _move(state, str(e.originator_id), e.year, e.to_line, e.from_line, e.amount.ore)
+    _move(state, _id(e.originator_id), e.year, e.to_line, e.from_line, e.amount.ore)
 
 
 def _line_discontinued(state: ViewState, e: Any) -> None:
-    plan_id = str(e.originator_id)
+    plan_id = _id(e.originator_id)
     row = state.line_year(plan_id, e.line, e.year) or LineYearRow(plan_id=plan_id, line=e.line, year=e.year)
     row.discontinued = True
     state.put_line_year(row)
@@ -115,22 +128,22 @@ def _line_discontinued(state: ViewState, e: Any) -> None:
 def _pool_opened(state: ViewState, e: Any) -> None:
     state.put_pool(
         PoolRow(
-            pool_id=str(e.originator_id), key=e.key, code=e.code, name=e.name, year=e.year,
-            plan_id=str(e.plan_id), partnership=e.partnership, line=e.line, decided_by=e.decided_by or "",
+            pool_id=_id(e.originator_id), key=e.key, code=e.code, name=e.name, year=e.year,
+            plan_id=_id(e.plan_id), partnership=e.partnership, line=e.line, decided_by=e.decided_by or "",
             opened_on=e.date.isoformat(), initial_ore=e.funding.ore, funding_ore=e.funding.ore,
         )
     )
 
 
 def _pool(state: ViewState, e: Any) -> PoolRow:
-    row = state.pool(str(e.originator_id))
+    row = state.pool(_id(e.originator_id))
     if row is None:
         raise ValueError(f"event for unknown pool {e.originator_id}")
     return row
 
 
 def _grant(state: ViewState, e: Any) -> GrantRow:
-    row = state.grant(str(e.originator_id), e.number)
+    row = state.grant(_id(e.originator_id), e.number)
     if row is None:
         raise ValueError(f"event for unknown grant {e.number}")
     return row
@@ -241,7 +254,7 @@ def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: st
     year = getattr(e, "year", None)
     pool_key = None
     if type(e).__qualname__.startswith("Pool."):
-        pool = state.pool(str(e.originator_id))
+        pool = state.pool(_id(e.originator_id))
         if pool is not None:
             pool_key, year = pool.key, pool.year
     reverses = None
@@ -261,7 +274,7 @@ def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: st
         decision_ref=e.decision_ref,
         reason=e.reason,
         amount_ore=amount,
-        aggregate_id=str(e.originator_id),
+        aggregate_id=_id(e.originator_id),
         version=e.originator_version,
         year=year,
         pool=pool_key,
@@ -273,7 +286,32 @@ def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: st
 
 def own_fields(event: Any) -> dict[str, Any]:
     """The kind's own fields as JSON-ready data; money as integer øre in `*_ore` keys."""
-    return _fields(event, skip=_COMMON)
+    cls = type(event)
+    plan = _DUMP_PLANS.get(cls)
+    if plan is None:
+        plan = _DUMP_PLANS[cls] = _dump_plan(cls)
+    if plan is _SLOW:
+        return _fields(event, skip=_COMMON)
+    data = event.model_dump(mode="json", exclude=_COMMON)
+    return {plan.get(name, name): value for name, value in data.items()}
+
+
+_SLOW: dict[str, str] = {}
+_DUMP_PLANS: dict[type, dict[str, str]] = {}
+
+
+def _dump_plan(cls: type) -> dict[str, str]:
+    """Field renames (money -> `*_ore`) for a fast pydantic dump, or _SLOW when money sits in nested models."""
+    renames: dict[str, str] = {}
+    for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
+        if name in _COMMON:
+            continue
+        text = str(info.annotation)
+        if "Money" in text:
+            renames[name] = f"{name}_ore"
+        elif "LineTerms" in text or "YearBudget" in text:
+            return _SLOW
+    return renames
 
 
 def _fields(model: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
