@@ -118,7 +118,7 @@ def generate(db: str, events: int, *, seed: int = 2022, progress: bool = True) -
             pending += [plan, *pools]
             pending_events += 1 + len(LINES) + len(pools)
             decisions = min(EVENTS_PER_PLAN_YEAR, left) - (1 + len(LINES) + len(pools))
-            pending_events += record_year(app, rng, clock, plan, pools, year, int(decisions * 0.93))
+            pending_events += record_year(app, rng, clock, plan, pools, year, decisions)
             flush()
     flush()
     if progress:
@@ -154,7 +154,9 @@ def record_year(app, rng: random.Random, clock: Clock, plan: Plan, pools: list[P
     grants: list[tuple[Pool, str, int]] = []
     day0 = dt.date(year, 1, 2)
     by_code = {p.code: p for p in pools}
-    for i in range(max(count, 0)):
+    i = 0
+    while plan.version + sum(p.version for p in pools) - before < count and i < 3 * count:
+        i += 1
         day = day0 + dt.timedelta(days=min(360, i * 360 // max(count, 1)))
         clock.at(day)
         roll = rng.random()
