@@ -83,12 +83,19 @@ class ViewReader:
     def grant(self, number: str, partnership: str | None = None) -> tuple[PoolRow, GrantRow]:
         """A grant by its number (case ignored), with its pool."""
         wanted = number.strip()
-        self.c.execute(
-            "SELECT g.data, p.data FROM view_grants g JOIN view_pools p ON p.pool_id = g.pool_id "
-            "WHERE g.number = ? OR lower(g.number) = lower(?)",
-            (wanted, wanted),
+        query = (
+            "SELECT g.data, p.data FROM view_grants g JOIN view_pools p ON p.pool_id = g.pool_id WHERE g.number = ?"
         )
-        found = [(PoolRow(**json.loads(p)), GrantRow(**json.loads(g))) for g, p in self.c.fetchall()]
+        self.c.execute(query, (wanted,))
+        rows = self.c.fetchall()
+        if not rows:
+            # Typed in another case: the numbers are upper case, the code part as the plan file wrote it.
+            self.c.execute(query, (wanted.upper(),))
+            rows = self.c.fetchall()
+        if not rows:
+            self.c.execute(query.replace("g.number = ?", "lower(g.number) = lower(?)"), (wanted,))
+            rows = self.c.fetchall()
+        found = [(PoolRow(**json.loads(p)), GrantRow(**json.loads(g))) for g, p in rows]
         if partnership is not None:
             found = [(p, g) for p, g in found if _same(p.partnership, partnership)]
         if not found:
@@ -149,8 +156,11 @@ class ViewReader:
         row = self.c.fetchone()
         if row is None:
             return 0, GENESIS
+        # Positions grow with notification ids, so the last id at or below the tracked one is the
+        # head; asked this way the index answers it in one seek, however long the chain.
         self.c.execute(
-            "SELECT position, hash FROM event_chain WHERE notification_id <= ? ORDER BY position DESC LIMIT 1",
+            "SELECT position, hash FROM event_chain WHERE notification_id = "
+            "(SELECT MAX(notification_id) FROM event_chain WHERE notification_id <= ?)",
             (row[0],),
         )
         found = self.c.fetchone()

@@ -23,7 +23,7 @@ VIEWS = "views"
 PAGE_SIZE = 500
 #: Bump when the fold or the rows change: stored views of another version are
 #: dropped and rebuilt from the event log on the next open.
-VIEWS_VERSION = 3
+VIEWS_VERSION = 4
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_plans (plan_id TEXT PRIMARY KEY, partnership TEXT NOT NULL, "
@@ -41,6 +41,7 @@ SCHEMA = (
     "date TEXT NOT NULL, kind TEXT NOT NULL, pool_key TEXT, year INTEGER, grant_number TEXT, reverses TEXT, "
     "data TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS view_audit_reverses ON view_audit (reverses)",
+    "CREATE INDEX IF NOT EXISTS view_audit_kind ON view_audit (kind)",
 )
 
 _TABLES = {
