@@ -70,8 +70,8 @@ class PuljeGroup(click.Group):
 
 @click.group(cls=PuljeGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
-    "--db", envvar="PULJE_DB", default="pulje.db", show_default=True, metavar="PATH",
-    help="The ledger: an SQLite file (env PULJE_DB).",
+    "--db", envvar="PULJE_DB", default="pulje.db", show_default=True, metavar="PATH|URL",
+    help="The ledger: an SQLite file, or postgresql://user@host:port/db[?schema=NAME] (env PULJE_DB).",
 )
 @click.option(
     "--actor", envvar="PULJE_ACTOR", default=default_actor, show_default="the OS user",

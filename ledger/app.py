@@ -37,7 +37,8 @@ from ledger.mapper import PydanticMapper
 from ledger.store import store_for
 from ledger.views import catch_up, create_views, follow, views_current
 
-MAX_ATTEMPTS = 25
+#: How long a write keeps deciding again while other writers take the same records first.
+RETRY_SECONDS = 120.0
 
 
 class StorageConflictError(Exception):
@@ -397,7 +398,16 @@ class Ledger(Application[UUID]):
         return self._retrying(attempt)
 
     def _retrying(self, attempt: Callable[[], Recorded]) -> Recorded:
-        for n in range(MAX_ATTEMPTS):
+        """Decide again on fresh state after a collision, with growing random pauses, for up to RETRY_SECONDS.
+
+        A collision means another writer recorded first; deciding again is
+        always safe (nothing of ours was written). Random pauses that grow
+        with each loss keep many writers from colliding in step, so every one
+        of them gets its turn.
+        """
+        deadline = time.monotonic() + RETRY_SECONDS
+        losses = 0
+        while True:
             try:
                 return attempt()
             except RecordConflictError:
@@ -405,10 +415,13 @@ class Ledger(Application[UUID]):
             except OperationalError as error:
                 if "locked" not in str(error) and "busy" not in str(error):
                     raise
-            time.sleep(random.uniform(0, 0.01 * (n + 1)))
-        raise StorageConflictError(
-            f"other writers kept changing the same records; gave up after {MAX_ATTEMPTS} attempts, nothing recorded"
-        )
+            losses += 1
+            if time.monotonic() > deadline:
+                raise StorageConflictError(
+                    f"other writers kept changing the same records for {RETRY_SECONDS:.0f} s "
+                    f"({losses} attempts); nothing recorded"
+                )
+            time.sleep(random.uniform(0, min(0.005 * 2 ** min(losses, 7), 0.5)))
 
     def _get(self, aggregate_id: UUID, what: str) -> Any:
         try:

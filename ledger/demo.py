@@ -116,6 +116,8 @@ def build_demo(db: str, out: str, *, actor: str = "sekretariatet", force: bool =
     from projections.report_render import FORMATS, render
 
     reports = [os.path.join(out, f"ultimo-2022.{fmt}") for fmt in FORMATS]
+    if "://" in db:
+        return _demo_in_database(db, out, reports, actor=actor, force=force)
     path = Path(db)
     if not force:
         taken = [p for p in [db, *reports] if os.path.exists(p) and os.path.getsize(p) > 0]
@@ -133,6 +135,49 @@ def build_demo(db: str, out: str, *, actor: str = "sekretariatet", force: bool =
     for fmt, report in zip(FORMATS, reports, strict=True):
         write_atomic(report, render(data, fmt), force=True)
     return DemoResult(db=db, events=status.head[0], status=status, reports=reports)
+
+
+def _demo_in_database(db: str, out: str, reports: list[str], *, actor: str, force: bool) -> DemoResult:
+    """The demo in a database (PostgreSQL): into an empty ledger, or again over the demo's own ledger.
+
+    A database ledger is never deleted: with --force an existing ledger is
+    accepted only when it is exactly the demo year (the same head), and then
+    only the reports are written again.
+    """
+    import tempfile
+
+    from ledger.files import write_atomic
+    from ledger.service import LocationError, shown_location
+    from projections.report_render import FORMATS, render
+
+    taken = [p for p in reports if os.path.exists(p) and os.path.getsize(p) > 0]
+    if taken and not force:
+        raise LocationError(f"{taken[0]} already exists; choose another --out or add --force to replace")
+    clock = DemoClock()
+    with Pulje(db, actor, clock=clock) as pulje:
+        head = pulje.ledger.store.head()
+        if head[0]:
+            if not force:
+                raise LocationError(
+                    f"{shown_location(db)} already holds a ledger; give the demo an empty one (a new ?schema=NAME), "
+                    "or add --force to rewrite the reports of a demo ledger"
+                )
+            with tempfile.TemporaryDirectory() as scratch, Pulje(os.path.join(scratch, "demo.db"), actor, clock=DemoClock()) as fresh:
+                record_year(fresh, fresh.clock)
+                if fresh.ledger.store.head() != head:
+                    raise LocationError(
+                        f"{shown_location(db)} holds a ledger that is not the demo year; the demo never replaces "
+                        "a database ledger (give a new ?schema=NAME)"
+                    )
+        else:
+            os.makedirs(out, exist_ok=True)
+            record_year(pulje, clock)
+        status = pulje.status(year=2022)
+        data = pulje.ultimo(year=2022)
+    os.makedirs(out, exist_ok=True)
+    for fmt, report in zip(FORMATS, reports, strict=True):
+        write_atomic(report, render(data, fmt), force=True)
+    return DemoResult(db=shown_location(db), events=status.head[0], status=status, reports=reports)
 
 
 def record_year(pulje: Pulje, clock: DemoClock) -> None:

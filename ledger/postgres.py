@@ -42,7 +42,11 @@ class PostgresLocation:
     """A parsed `postgresql://` URL, and how to show it without the password."""
 
     def __init__(self, url: str) -> None:
-        parts = urlsplit(url.strip())
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError as error:
+            host = url.split("://", 1)[-1].split("/", 1)[0].rpartition("@")[2]
+            raise ValueError(f"the database URL's host {host!r} cannot be read ({error})") from None
         if parts.scheme.lower() not in ("postgresql", "postgres"):
             raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://")
         self.user = unquote(parts.username or "") or "postgres"
@@ -51,7 +55,9 @@ class PostgresLocation:
         try:
             self.port = parts.port or 5432
         except ValueError:
-            raise ValueError(f"the port in postgresql://{self.user}@{parts.netloc.rpartition('@')[2]} is not a number") from None
+            raise ValueError(
+                f"the port in postgresql://{self.user}@{parts.netloc.rpartition('@')[2]} is not a port (1-65535)"
+            ) from None
         self.dbname = unquote(parts.path.lstrip("/")) or self.user
         query = parse_qs(parts.query)
         unknown = sorted(set(query) - {"schema"})
@@ -112,7 +118,9 @@ class PostgresStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
+        """One snapshot for the whole read (REPEATABLE READ), so every query of it sees one state."""
         with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield self._enter(conn)
 
     @contextmanager

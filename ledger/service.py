@@ -38,6 +38,18 @@ class LocationError(Exception):
     """A `--db` value that names no usable ledger."""
 
 
+def shown_location(db: str) -> str:
+    """A `--db` value as it may be shown: a URL without its password."""
+    if "://" not in db:
+        return db
+    try:
+        from ledger.postgres import PostgresLocation
+
+        return PostgresLocation(db).shown()
+    except ValueError:
+        return db.split("://", 1)[0] + "://" + db.split("://", 1)[1].rpartition("@")[2]
+
+
 def ledger_env(db: str, *, create: bool = True) -> dict[str, str]:
     """The application environment for a `--db` value: an SQLite path or a PostgreSQL URL.
 
@@ -48,8 +60,9 @@ def ledger_env(db: str, *, create: bool = True) -> dict[str, str]:
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in ("postgresql", "postgres"):
+            host = text.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2] or "no host"
             raise LocationError(
-                f"unknown database scheme {scheme!r}: give an SQLite file path or a postgresql:// URL"
+                f"unknown database scheme {scheme!r} (host {host}): give an SQLite file path or a postgresql:// URL"
             )
         from ledger.postgres import PostgresLocation
 

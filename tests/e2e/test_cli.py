@@ -1,11 +1,16 @@
 """End to end: the `pulje` command line, driven as a user types it.
 
-Every test runs `cli.main:main` through click's `CliRunner` on a real SQLite
-file in `tmp_path` (`--db`, `--actor tester`) and checks what people and
-programs rely on (DESIGN.md, "Command-line contract" and "JSON shapes"): the
-exit code, the documented JSON keys and figures, a refusal that says why in
-one line on stderr without a traceback, and that a refused command writes
-nothing (the audit trail and the status head are the same before and after).
+Every test runs `cli.main:main` through click's `CliRunner` on a real ledger
+(`--db`, `--actor tester`) and checks what people and programs rely on
+(DESIGN.md, "Command-line contract" and "JSON shapes"): the exit code, the
+documented JSON keys and figures, a refusal that says why in one line on
+stderr without a traceback, and that a refused command writes nothing (the
+audit trail and the status head are the same before and after).
+
+Every test that touches storage runs twice, through conftest's `ledger_db`:
+on an SQLite file in `tmp_path` and on a schema of its own in PostgreSQL
+(`PULJE_TEST_POSTGRES`). Only what is about files stays SQLite-only: a folder
+given as the ledger, a file that is not a ledger, a folder that does not exist.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ def explain(result: Result) -> str:
 
 
 class Cli:
-    """`pulje --db FILE --actor NAME ...` on one ledger file."""
+    """`pulje --db LOCATION --actor NAME ...` on one ledger: an SQLite path or a PostgreSQL URL."""
 
     def __init__(self, db: Path | str, actor: str = "tester") -> None:
         self.db = str(db)
@@ -143,9 +148,36 @@ def nothing_written(cli: Cli) -> Iterator[None]:
     assert cli.written() == before
 
 
+def is_postgres(db: str) -> bool:
+    return "://" in db
+
+
+def nothing_created(db: str) -> bool:
+    """True when the location holds no ledger at all: no SQLite file, or no PostgreSQL schema (or an empty one)."""
+    if not is_postgres(db):
+        return not Path(db).exists()
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg
+
+    schema = parse_qs(urlsplit(db).query)["schema"][0]
+    with psycopg.connect(db.split("?")[0], autocommit=True) as conn:
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)).fetchone()
+    return tables[0] == 0
+
+
+def names_location(message: str, db: str) -> bool:
+    """The message names the ledger: the SQLite path, or the PostgreSQL schema (and never the raw URL's password)."""
+    if not is_postgres(db):
+        return db in message
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(db).query)["schema"][0] in message and "postgresql://" in message
+
+
 @pytest.fixture
-def cli(db_path: Path) -> Cli:
-    return Cli(db_path)
+def cli(ledger_db: str) -> Cli:
+    return Cli(ledger_db)
 
 
 @pytest.fixture
@@ -272,14 +304,14 @@ decided_by = "arbejdsgruppen"
     assert any("line[1]" in p and "budget.2022.total" in p and "91700" in p for p in problems), message
     assert any("line[2]" in p and ".no" in p and "duplicate" in p for p in problems), message
     assert any("pool[1].line" in p and "'99'" in p for p in problems), message
-    assert not Path(cli.db).exists()  # not even an empty ledger
+    assert nothing_created(cli.db)  # not even an empty ledger
 
 
 def test_importing_a_file_that_does_not_exist_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     message = refusal(cli("plan", "import", str(tmp_path / "no-such-plan.toml")), 2, one_line=False)
 
     assert "no-such-plan.toml" in message
-    assert not Path(cli.db).exists()
+    assert nothing_created(cli.db)
 
 
 # ---------------------------------------------------------------------- status
@@ -639,13 +671,12 @@ def test_a_ledger_in_a_folder_that_does_not_exist_is_a_usage_error(
     ids=["status", "audit", "pool-show", "plan-show"],
 )
 def test_reading_a_ledger_that_does_not_exist_is_a_usage_error_and_creates_no_file(
-    tmp_path: Path, command: tuple[str, ...]
+    ledger_db: str, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    missing = tmp_path / "typo.db"
+    message = refusal(Cli(ledger_db)(*command), 2)
 
-    message = refusal(Cli(missing)(*command), 2)
-
-    assert str(missing) in message
+    assert "no ledger" in message and names_location(message, ledger_db), message
+    assert nothing_created(ledger_db)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -663,13 +694,12 @@ def test_reading_a_ledger_that_does_not_exist_is_a_usage_error_and_creates_no_fi
     ids=["award", "disburse", "reallocate", "pool-close", "reverse"],
 )
 def test_a_refused_write_on_a_ledger_that_does_not_exist_leaves_no_file_behind(
-    tmp_path: Path, command: tuple[str, ...]
+    ledger_db: str, tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    missing = tmp_path / "typo.db"
+    message = refusal(Cli(ledger_db)(*command), 2)
 
-    message = refusal(Cli(missing)(*command), 2)
-
-    assert "no ledger" in message and str(missing) in message
+    assert "no ledger" in message and names_location(message, ledger_db), message
+    assert nothing_created(ledger_db)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -691,9 +721,13 @@ def test_a_file_that_is_not_a_ledger_is_a_storage_failure_without_a_traceback(tm
 
 @pytest.mark.parametrize(
     "url, named",
-    [("postgresql://pulje@localhost:5432/pulje", "PostgreSQL"), ("mysql://pulje@localhost/pulje", "mysql")],
+    [
+        ("mysql://pulje@localhost/pulje", "mysql"),
+        ("sqlite:///tmp/pulje.db", "sqlite"),
+        ("http://pulje.example/ledger", "http"),
+    ],
 )
-def test_a_database_url_this_version_cannot_open_is_refused_in_one_sentence(
+def test_a_database_url_with_an_unknown_scheme_is_refused_in_one_sentence(
     tmp_path: Path, plan_2022: Path, monkeypatch: pytest.MonkeyPatch, url: str, named: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
@@ -895,8 +929,8 @@ def test_audit_since_and_until_select_by_effective_date(paying: Cli) -> None:
     ]
 
 
-def test_audit_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(adopted: Cli, db_path: Path) -> None:
-    office = Cli(db_path, actor="@kontoret")
+def test_audit_csv_neutralises_cells_a_spreadsheet_would_run_as_formulas(adopted: Cli) -> None:
+    office = Cli(adopted.db, actor="@kontoret")
     grant = office.granted("5.000", recipient='=HYPERLINK("http://x.example","klik")', purpose="+1 tryghed")
     office.ok("grant", "disburse", grant, "--amount", "3.000", "--date", "2022-03-10", "--payment-ref", "-bilag")
     office.ok("grant", "return", grant, "--amount", "1.000", "--date", "2022-03-20", "--reason", "=1+1")
@@ -959,8 +993,8 @@ def test_plan_show_for_a_year_without_a_plan_is_refused(adopted: Cli) -> None:
 # ---------------------------------------------------------------------- demo
 
 
-def test_demo_builds_a_closed_year_in_the_given_file(tmp_path: Path) -> None:
-    demo = Cli(tmp_path / "demo.db")
+def test_demo_builds_a_closed_year_in_the_given_file(ledger_db: str, tmp_path: Path) -> None:
+    demo = Cli(ledger_db)
 
     result = demo.ok("demo", "--out", str(tmp_path / "reports"))
 
@@ -973,8 +1007,8 @@ def test_demo_builds_a_closed_year_in_the_given_file(tmp_path: Path) -> None:
     assert pools["BTP"]["funding_ore"] == BTP_FUNDING + 2_000_000
 
 
-def test_demo_refuses_to_overwrite_an_existing_file_without_force(tmp_path: Path) -> None:
-    demo = Cli(tmp_path / "demo.db")
+def test_demo_refuses_to_overwrite_its_reports_without_force(ledger_db: str, tmp_path: Path) -> None:
+    demo = Cli(ledger_db)
     out = str(tmp_path / "reports")
     demo.ok("demo", "--out", out)
 
@@ -982,13 +1016,40 @@ def test_demo_refuses_to_overwrite_an_existing_file_without_force(tmp_path: Path
         message = refusal(demo("demo", "--out", out), 2)
 
     assert "--force" in message
+
+
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", "postgres"],
+    indirect=True,
+)
+def test_demo_with_force_replaces_the_demo_ledger_with_the_same_one(ledger_db: str, tmp_path: Path) -> None:
+    demo = Cli(ledger_db)
+    out = str(tmp_path / "reports")
+    demo.ok("demo", "--out", out)
     head = demo.status()["head"]
+
     demo.ok("demo", "--out", out, "--force")
+
     assert demo.status()["head"] == head
 
 
-def test_the_demo_gives_the_same_head_in_two_fresh_files(tmp_path: Path) -> None:
-    first, second = Cli(tmp_path / "one.db"), Cli(tmp_path / "two.db")
+@pytest.mark.parametrize(
+    "backend", ["sqlite", "postgres"],
+    indirect=True,
+)
+def test_demo_into_an_existing_ledger_without_force_is_refused_and_writes_nothing(
+    adopted: Cli, tmp_path: Path
+) -> None:
+    with nothing_written(adopted):
+        message = refusal(adopted("demo", "--out", str(tmp_path / "reports")), 2)
+
+    assert "--force" in message
+
+
+def test_the_demo_gives_the_same_head_in_two_fresh_ledgers(ledger_db: str, new_ledger_db: Any, tmp_path: Path) -> None:
+    first, second = Cli(ledger_db), Cli(new_ledger_db("two"))
     first.ok("demo", "--out", str(tmp_path / "one"))
     second.ok("demo", "--out", str(tmp_path / "two"))
 

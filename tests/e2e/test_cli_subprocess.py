@@ -4,7 +4,9 @@ CliRunner (test_cli.py) runs the command inside pytest's process; these tests
 start the console script next to `sys.executable` (or `python -m cli.main`
 where there is none), as a shell or a cron job would: real argv parsing,
 real stdout/stderr, real exit codes, and the `PULJE_DB` / `PULJE_ACTOR`
-environment variables.
+environment variables. The short year and the refusals run on both backends
+(conftest's `ledger_db`); on PostgreSQL the short year finds its ledger
+through `PULJE_DB` set to a `postgresql://` URL, as a cron job would.
 """
 
 from __future__ import annotations
@@ -55,38 +57,56 @@ def award(amount: str, *, date: str = "2022-03-01") -> tuple[str, ...]:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> tuple[str, ...]:
-    """The global options for a ledger file in tmp_path."""
-    return ("--db", str(tmp_path / "ledger.db"), "--actor", "tester")
+def ledger(ledger_db: str) -> tuple[str, ...]:
+    """The global options for a new ledger on the backend: a file in tmp_path, or a PostgreSQL schema."""
+    return ("--db", ledger_db, "--actor", "tester")
 
 
 def test_a_short_year_runs_end_to_end_through_the_installed_command(
-    tmp_path: Path, plan_2022: Path, ledger: tuple[str, ...]
+    tmp_path: Path, plan_2022: Path, ledger_db: str, backend: str
 ) -> None:
-    imported = run(*ledger, "plan", "import", str(plan_2022), cwd=tmp_path)
+    # SQLite through --db; PostgreSQL through PULJE_DB (and PULJE_ACTOR), as a cron job would set them
+    if backend == "sqlite":
+        ledger: tuple[str, ...] = ("--db", ledger_db, "--actor", "tester")
+        env = clean_env()
+    else:
+        ledger = ()
+        env = clean_env(PULJE_DB=ledger_db, PULJE_ACTOR="tester")
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def ok_json(*args: str) -> dict[str, Any]:
+        process = run(*args, "--format", "json", cwd=work, env=env)
+        assert process.returncode == 0, explain(process)
+        return json.loads(process.stdout)
+
+    imported = run(*ledger, "plan", "import", str(plan_2022), cwd=work, env=env)
     assert imported.returncode == 0, explain(imported)
     assert "1.970.000,00" in imported.stdout
     assert "warning:" in imported.stderr and "warning:" not in imported.stdout
 
-    granted = ok_json(*ledger, *award("5.000"), cwd=tmp_path)
+    granted = ok_json(*ledger, *award("5.000"))
     assert granted["grant"] == "BTP-2022-001"
     assert {"event_id", "sequence", "head"} <= granted.keys()
 
-    paid = ok_json(*ledger, "grant", "disburse", "BTP-2022-001", "--amount", "4.000", "--date", "2022-03-10",
-                   cwd=tmp_path)
+    paid = ok_json(*ledger, "grant", "disburse", "BTP-2022-001", "--amount", "4.000", "--date", "2022-03-10")
     assert paid["grant"] == "BTP-2022-001"
 
-    status = ok_json(*ledger, "status", cwd=tmp_path)
+    status = ok_json(*ledger, "status")
     assert status["head"] == paid["head"]
     assert status["plans"][0]["total_budget_ore"] == 197_000_000
     (btp,) = [p for p in status["pools"] if p["code"] == "BTP"]
     assert (btp["funding_ore"], btp["awarded_ore"], btp["disbursed_ore"], btp["available_ore"]) == (
         10_700_000, 500_000, 400_000, 10_200_000,
     )
-    shown = ok_json(*ledger, "pool", "show", "BTP", "--year", "2022", cwd=tmp_path)
+    shown = ok_json(*ledger, "pool", "show", "BTP", "--year", "2022")
     assert [(g["grant"], g["status"]) for g in shown["grants"]] == [("BTP-2022-001", "partly_disbursed")]
-    audit = ok_json(*ledger, "audit", cwd=tmp_path)
+    audit = ok_json(*ledger, "audit")
     assert audit["head"] == status["head"]
+    assert {e["actor"] for e in audit["events"]} == {"tester"}
+    verified = ok_json(*ledger, "verify", "--head", granted["head"])
+    assert verified["ok"] is True and verified["head"] == status["head"]
+    assert list(work.iterdir()) == []  # the ledger is where --db / PULJE_DB says, not ./pulje.db
 
 
 @pytest.mark.parametrize(
@@ -116,8 +136,12 @@ def test_a_refusal_exits_with_its_code_and_prints_no_traceback(
     assert ok_json(*ledger, "audit", cwd=tmp_path) == before
 
 
-@pytest.mark.parametrize("db", ["postgresql://pulje@localhost:5432/pulje", "mysql://pulje@localhost/pulje"])
-def test_an_unsupported_database_url_is_a_usage_error_in_one_line(tmp_path: Path, plan_2022: Path, db: str) -> None:
+@pytest.mark.parametrize(
+    "db", ["mysql://pulje@localhost/pulje", "sqlite:///pulje.db", "postgresql://pulje@localhost:x/p"]
+)
+def test_an_unknown_scheme_or_a_malformed_url_is_a_usage_error_in_one_line(
+    tmp_path: Path, plan_2022: Path, db: str
+) -> None:
     refused = run("--db", db, "plan", "import", str(plan_2022), cwd=tmp_path)
 
     assert refused.returncode == 2, explain(refused)

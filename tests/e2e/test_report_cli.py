@@ -1,10 +1,11 @@
 """End to end: `pulje report ultimo` and `pulje demo` as a user types them.
 
-`cli.main:main` runs through click's `CliRunner` on real SQLite files in
-`tmp_path`. A report is written whole or not at all: every refusal exits with
-the documented code (2 usage, 3 refused by a rule), says why in one sentence
-on stderr, and leaves the output folder as it was, without even a temporary
-`.pulje-*` file.
+`cli.main:main` runs through click's `CliRunner` on a real ledger, once on
+an SQLite file in `tmp_path` and once on a PostgreSQL schema of its own
+(`PULJE_TEST_POSTGRES`; see conftest). A report is written whole or not at
+all: every refusal exits with the documented code (2 usage, 3 refused by a
+rule), says why in one sentence on stderr, and leaves the output folder as it
+was, without even a temporary `.pulje-*` file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ def explain(result: Result) -> str:
 
 
 class Cli:
-    """`pulje --db FILE --actor NAME ...` on one ledger file."""
+    """`pulje --db LOCATION --actor NAME ...` on one ledger: an SQLite path or a PostgreSQL URL."""
 
     def __init__(self, db: Path | str, actor: str = "tester") -> None:
         self.db = str(db)
@@ -76,13 +79,46 @@ def listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """The 2022 plan with a grant from each pool, a payment and a return."""
+@contextmanager
+def new_location(backend: str, folder: Path) -> Iterator[str]:
+    """A new, empty ledger location that lives as long as a module's fixture: a file, or a schema dropped after."""
+    if backend == "sqlite":
+        yield str(folder / "ledger.db")
+        return
+    from tests.conftest import PostgresSchema, _postgres_base
+
+    schema = PostgresSchema(_postgres_base())
+    try:
+        yield schema.url
+    finally:
+        schema.drop()
+
+
+def nothing_created(db: str) -> bool:
+    """No SQLite file, or no table in the PostgreSQL schema (which may not even exist)."""
+    if "://" not in db:
+        return not Path(db).exists()
+    from urllib.parse import parse_qs, urlsplit
+
+    import psycopg
+
+    schema = parse_qs(urlsplit(db).query)["schema"][0]
+    with psycopg.connect(db.split("?")[0], autocommit=True) as conn:
+        (tables,) = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s", (schema,)).fetchone()
+    return tables == 0
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    """The 2022 plan with a grant from each pool, a payment and a return, on each backend."""
     from tests.conftest import PLAN_2022
 
-    cli = Cli(tmp_path_factory.mktemp("ledger") / "ledger.db")
-    cli.ok("plan", "import", str(PLAN_2022))
+    with new_location(request.param, tmp_path_factory.mktemp("ledger")) as db:
+        yield record_ledger(Cli(db), PLAN_2022)
+
+
+def record_ledger(cli: Cli, plan: Path) -> Cli:
+    cli.ok("plan", "import", str(plan))
     for pool, recipient, purpose, amount in (
         ("BTP", "Beboerforeningen i Tingbjerg", "Tryghedsvandring i Gadelandet", "6.500"),
         ("VP", "Sikker By", "Fyraftensmøde om tryghed", "4.000"),
@@ -238,58 +274,104 @@ def test_a_folder_given_as_the_output_is_a_usage_error(ledger: Cli, out: Path) -
     assert [p.name for p in out.iterdir()] == ["ultimo.md"] and (out / "ultimo.md").is_dir()
 
 
-def test_a_missing_ledger_is_a_usage_error_and_creates_neither_ledger_nor_report(tmp_path: Path) -> None:
-    nowhere = Cli(tmp_path / "no-such.db")
+def test_a_missing_ledger_is_a_usage_error_and_creates_neither_ledger_nor_report(
+    ledger_db: str, tmp_path: Path
+) -> None:
+    nowhere = Cli(ledger_db)
 
     message = refusal(nowhere.report(tmp_path / "ultimo.md"), 2)
 
-    assert "no-such.db" in message
+    assert "no ledger" in message
+    assert (ledger_db.rsplit("=", 1)[1] if "://" in ledger_db else ledger_db) in message  # the schema, or the path
+    assert nothing_created(ledger_db)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_the_same_events_on_postgresql_give_the_same_report_bytes(ledger_db: str, tmp_path: Path) -> None:
+    """Same events, same report: an SQLite ledger moved to PostgreSQL (export, import-events) reports identically."""
+    from tests.conftest import PLAN_2022
+
+    source = record_ledger(Cli(tmp_path / "source.db"), PLAN_2022)
+    source.ok("export", "--format", "jsonl", "--output", str(tmp_path / "events.jsonl"))
+    copy = Cli(ledger_db)
+    copy.ok("import-events", str(tmp_path / "events.jsonl"))
+    assert copy.json("status")["head"] == source.json("status")["head"]
+
+    for fmt in FORMATS:
+        for name, cli in (("sqlite", source), ("postgres", copy)):
+            result = cli.report(tmp_path / f"{name}.{fmt}", fmt=fmt)
+            assert result.exit_code == 0, explain(result)
+        assert (tmp_path / f"sqlite.{fmt}").read_bytes() == (tmp_path / f"postgres.{fmt}").read_bytes(), fmt
 
 
 # ---------------------------------------------------------------------- demo
 
 
-def run_demo(folder: Path, *more: str) -> Result:
-    return CliRunner().invoke(main, ["--db", str(folder / "demo.db"), "demo", "--out", str(folder), *more])
+def run_demo(folder: Path, db: str, *more: str) -> Result:
+    return CliRunner().invoke(main, ["--db", db, "demo", "--out", str(folder), *more])
 
 
-def test_the_demo_in_two_fresh_folders_gives_the_same_report_bytes_and_prints_the_paths(tmp_path: Path) -> None:
+def test_the_demo_in_two_fresh_folders_gives_the_same_report_bytes_and_prints_the_paths(
+    ledger_db: str, new_ledger_db: Any, tmp_path: Path
+) -> None:
     first, second = tmp_path / "one", tmp_path / "two"
+    dbs = (ledger_db, new_ledger_db("two"))
 
-    results = [run_demo(first), run_demo(second)]
+    results = [run_demo(first, dbs[0]), run_demo(second, dbs[1])]
 
-    for folder, result in zip((first, second), results, strict=True):
+    for folder, db, result in zip((first, second), dbs, results, strict=True):
         assert result.exit_code == 0, explain(result)
         for fmt in FORMATS:
             path = folder / f"ultimo-2022.{fmt}"
             assert f"  {path}\n" in result.stdout
             assert path.read_bytes().startswith(MAGIC[fmt])
-        assert f"Demo ledger: {folder / 'demo.db'}" in result.stdout
+        assert f"Demo ledger: {db} " in result.stdout
         assert not [p.name for p in folder.iterdir() if p.name.startswith(".pulje-")]
     for fmt in FORMATS:
         name = f"ultimo-2022.{fmt}"
         assert (first / name).read_bytes() == (second / name).read_bytes(), fmt
     head = json.loads((first / "ultimo-2022.json").read_text(encoding="utf-8"))["head"]
     assert head in results[0].stdout and head in results[1].stdout
-    assert Cli(first / "demo.db").json("status")["head"] == head
+    assert Cli(dbs[0]).json("status")["head"] == head
 
 
-def test_the_demo_into_the_same_folder_again_without_force_is_refused_and_changes_nothing(tmp_path: Path) -> None:
-    assert run_demo(tmp_path).exit_code == 0
-    before = listing(tmp_path)
-    stamps = {name: os.stat(tmp_path / name).st_mtime_ns for name in before if name.startswith("ultimo-")}
+def test_the_demo_into_the_same_folder_again_without_force_is_refused_and_changes_nothing(
+    ledger_db: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "demo"
+    assert run_demo(out, ledger_db).exit_code == 0
+    before = listing(out)
+    stamps = {name: os.stat(out / name).st_mtime_ns for name in before if name.startswith("ultimo-")}
+    head = Cli(ledger_db).json("status")["head"]
 
-    message = refusal(run_demo(tmp_path), 2)
+    message = refusal(run_demo(out, ledger_db), 2)
 
     assert "--force" in message
-    assert listing(tmp_path) == before
-    assert {name: os.stat(tmp_path / name).st_mtime_ns for name in stamps} == stamps
+    assert listing(out) == before
+    assert {name: os.stat(out / name).st_mtime_ns for name in stamps} == stamps
+    assert Cli(ledger_db).json("status")["head"] == head
 
-    again = run_demo(tmp_path, "--force")
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "sqlite",
+        "postgres",
+    ],
+    indirect=True,
+)
+def test_the_demo_again_with_force_gives_the_same_ledger_and_reports(ledger_db: str, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    assert run_demo(out, ledger_db).exit_code == 0
+    before = listing(out)
+    head = Cli(ledger_db).json("status")["head"]
+
+    again = run_demo(out, ledger_db, "--force")
 
     assert again.exit_code == 0, explain(again)
-    assert listing(tmp_path).keys() == before.keys()
+    assert listing(out).keys() == before.keys()
     for fmt in FORMATS:
         name = f"ultimo-2022.{fmt}"
-        assert (tmp_path / name).read_bytes() == before[name], fmt
+        assert (out / name).read_bytes() == before[name], fmt
+    assert Cli(ledger_db).json("status")["head"] == head

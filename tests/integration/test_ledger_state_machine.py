@@ -1,4 +1,4 @@
-"""The ledger on a real SQLite file, driven by random sequences of commands.
+"""The ledger on SQLite and on PostgreSQL, driven by random sequences of commands.
 
 A hypothesis state machine records plans, reallocations, awards, payments,
 returns, withdrawals, closes, reversals and restarts in any order, with dates
@@ -6,6 +6,11 @@ that jump back and forth, and checks after every step that money is
 conserved, no pool is overspent, no grant pays out more than awarded or takes
 back more than it paid, the pool's funding follows its line, a refused
 command wrote nothing, and the stored read models equal a full replay.
+
+The same machine runs on both backends (the `backend` fixture): each example
+gets a new SQLite file, or a schema of its own on the PostgreSQL test server,
+dropped when the example ends. PostgreSQL runs fewer examples: every example
+creates and drops a schema and every command is a round trip to the server.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test,
+)
 
 from domain.errors import DomainError
 from domain.money import Money
 from ledger.service import Pulje
-from tests.conftest import TickingClock
+from tests.conftest import PostgresSchema, TickingClock, _postgres_base
 
 SMALL_PLAN = """
 [plan]
@@ -82,10 +90,11 @@ later = st.one_of(days, st.integers(min_value=250, max_value=364).map(lambda n: 
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, postgres_base: str | None = None) -> None:
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="pulje-sm-"))
-        self.db = str(self.dir / "ledger.db")
+        self.schema = PostgresSchema(postgres_base) if postgres_base else None
+        self.db = self.schema.url if self.schema else str(self.dir / "ledger.db")
         self.clock = TickingClock()
         self.pulje = Pulje(self.db, "machine", clock=self.clock)
         self.grants: list[str] = []
@@ -94,8 +103,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.refusals = 0
 
     def teardown(self) -> None:
-        self.pulje.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.pulje.close()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            if self.schema is not None:
+                self.schema.drop()
 
     @initialize()
     def adopt_plan(self) -> None:
@@ -210,8 +223,25 @@ class LedgerMachine(RuleBasedStateMachine):
         assert ledger.stored_views() == ledger.full_replay()
 
 
-LedgerMachine.TestCase.settings = settings(
-    max_examples=30, stateful_step_count=40, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-test_ledger_keeps_every_invariant = LedgerMachine.TestCase
+SETTINGS = {
+    "sqlite": settings(
+        max_examples=30, stateful_step_count=40, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+    # Every example is a new schema and every step a round trip to the server:
+    # fewer examples keep the PostgreSQL run within a minute.
+    "postgres": settings(
+        max_examples=20, stateful_step_count=40, deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    ),
+}
+
+
+def machine_factory(backend: str) -> Callable[[], LedgerMachine]:
+    """The machine on the backend; skips (or fails in CI) without a PostgreSQL server."""
+    base = _postgres_base() if backend == "postgres" else None
+    return lambda: LedgerMachine(base)
+
+
+def test_ledger_keeps_every_invariant(backend: str) -> None:
+    run_state_machine_as_test(machine_factory(backend), settings=SETTINGS[backend])

@@ -10,6 +10,11 @@ named `<script>alert(1)</script>`, a purpose with `|`, `*` and a newline,
 texts a spreadsheet would run as formulas, a grant dated 31 December, and a
 pool closed with grants still unpaid.
 
+The year is recorded on each backend (an SQLite file, and a PostgreSQL schema
+of its own through `PULJE_TEST_POSTGRES`; see conftest), and both must give
+the golden files byte for byte: the same events give the same report,
+whatever stores them.
+
 Golden files live in `tests/golden/`. To regenerate them after an intended
 change, run this module with `PULJE_UPDATE_GOLDEN=1`, read the diff, and run
 again without it (a run with the variable always fails, so it never passes
@@ -25,6 +30,8 @@ import os
 import re
 import subprocess
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -140,15 +147,15 @@ class DateClock:
         return dt.datetime.combine(self.day, dt.time(9), dt.timezone.utc) + dt.timedelta(days=1, minutes=self.tick)
 
 
-def record_year(folder: Path) -> Path:
-    """Write the plan file, record the fixed year in `folder/ledger.db`, and return the ledger's path."""
+def record_year(folder: Path, db: str | None = None) -> str:
+    """Write the plan file into `folder`, record the fixed year in `db` (default `folder/ledger.db`), return `db`."""
     folder.mkdir(parents=True, exist_ok=True)
     plan = folder / PLAN_NAME
     plan.write_text(PLAN, encoding="utf-8")
-    db = folder / "ledger.db"
+    db = db or str(folder / "ledger.db")
     clock = DateClock()
     kr = parse_amount
-    with Pulje(str(db), ACTOR, clock=clock) as p:
+    with Pulje(db, ACTOR, clock=clock) as p:
 
         def award(day: str, pool: str, recipient: str, purpose: str, area: str | None, amount: str,
                   ref: str, requested: str | None = None) -> str:
@@ -221,18 +228,18 @@ def explain(result: Result) -> str:
     )
 
 
-def cli(db: Path, *args: str) -> Result:
+def cli(db: str, *args: str) -> Result:
     return CliRunner().invoke(main, ["--db", str(db), "--actor", "revisor", *args])
 
 
-def cli_json(db: Path, *args: str) -> dict[str, Any]:
+def cli_json(db: str, *args: str) -> dict[str, Any]:
     result = cli(db, *args, "--format", "json")
     assert result.exit_code == 0, explain(result)
     return json.loads(result.stdout)
 
 
-def report_data(db: Path, lang: str = "da", pool: str | None = None) -> dict[str, Any]:
-    with Pulje(str(db), "revisor", create=False) as p:
+def report_data(db: str, lang: str = "da", pool: str | None = None) -> dict[str, Any]:
+    with Pulje(db, "revisor", create=False) as p:
         return p.ultimo(year=YEAR, lang=lang, pool=pool)
 
 
@@ -257,13 +264,31 @@ def kroner_in_ore(value: Any) -> int:
 # ---------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return record_year(tmp_path_factory.mktemp("ultimo"))
+@contextmanager
+def new_location(backend: str, folder: Path) -> Iterator[str]:
+    """A new, empty ledger location: a file in `folder`, or a PostgreSQL schema of its own, dropped afterwards."""
+    if backend == "sqlite":
+        yield str(folder / "ledger.db")
+        return
+    from tests.conftest import PostgresSchema, _postgres_base
+
+    schema = PostgresSchema(_postgres_base())
+    try:
+        yield schema.url
+    finally:
+        schema.drop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The fixed year, recorded on each backend."""
+    folder = tmp_path_factory.mktemp(f"ultimo-{request.param}")
+    with new_location(request.param, folder) as db:
+        yield record_year(folder, db)
 
 
 @pytest.fixture(scope="module")
-def data(ledger: Path) -> dict[str, Any]:
+def data(ledger: str) -> dict[str, Any]:
     return report_data(ledger)
 
 
@@ -314,14 +339,20 @@ def test_the_danish_report_equals_its_golden_file(rendered: dict[str, bytes], fm
     golden(f"ultimo.{fmt}", rendered[fmt])
 
 
-def test_the_english_markdown_report_equals_its_golden_file(ledger: Path) -> None:
+def test_the_english_markdown_report_equals_its_golden_file(ledger: str) -> None:
     golden("ultimo-en.md", render(report_data(ledger, lang="en"), "md"))
 
 
-def test_two_builds_in_two_folders_give_the_same_bytes_in_every_format(
-    ledger: Path, data: dict[str, Any], tmp_path: Path
+@pytest.mark.parametrize("where", ["same backend", "other backend"])
+def test_two_builds_in_two_places_give_the_same_bytes_in_every_format(
+    ledger: str, data: dict[str, Any], tmp_path: Path, where: str
 ) -> None:
-    other = report_data(record_year(tmp_path / "elsewhere"))
+    """Another folder or schema on the same backend, or the other backend: the same events, the same bytes."""
+    backend = "postgres" if "://" in ledger else "sqlite"
+    if where == "other backend":
+        backend = {"sqlite": "postgres", "postgres": "sqlite"}[backend]
+    with new_location(backend, tmp_path) as db:
+        other = report_data(record_year(tmp_path / "elsewhere", db))
 
     assert other["head"] == data["head"]
     for fmt in ("md", "html", "json", "xlsx", "pdf"):
@@ -355,7 +386,7 @@ GRANT_FIGURES = (
 
 
 @pytest.mark.parametrize("code", ["BTP", "VP"])
-def test_every_pool_figure_in_the_report_equals_pool_show(ledger: Path, data: dict[str, Any], code: str) -> None:
+def test_every_pool_figure_in_the_report_equals_pool_show(ledger: str, data: dict[str, Any], code: str) -> None:
     shown = cli_json(ledger, "pool", "show", code, "--year", str(YEAR))
     reported = pool_of(data, code)
 
@@ -404,7 +435,7 @@ def test_a_grant_dated_31_december_belongs_to_that_year(data: dict[str, Any]) ->
     assert sum(s["awarded_ore"] for s in btp["summary_by_area"]) == BTP_AWARDED
 
 
-def test_the_plan_totals_and_lines_equal_status(ledger: Path, data: dict[str, Any]) -> None:
+def test_the_plan_totals_and_lines_equal_status(ledger: str, data: dict[str, Any]) -> None:
     (shown,) = cli_json(ledger, "status", "--year", str(YEAR))["plans"]
     plan = data["plan"]
 
@@ -420,7 +451,7 @@ def test_the_plan_totals_and_lines_equal_status(ledger: Path, data: dict[str, An
     }
 
 
-def test_the_reallocations_are_those_of_the_audit_trail(ledger: Path, data: dict[str, Any]) -> None:
+def test_the_reallocations_are_those_of_the_audit_trail(ledger: str, data: dict[str, Any]) -> None:
     events = cli_json(ledger, "audit")["events"]
     moves = [e for e in events if e["kind"] in ("reallocated", "reallocation_reversed")]
     reported = data["plan"]["reallocations"]
@@ -456,7 +487,7 @@ def test_the_funding_changes_start_with_the_adopted_budget_and_end_at_the_fundin
 
 
 def test_the_head_is_the_ledgers_and_the_last_event_time_is_that_of_the_event_at_the_head(
-    ledger: Path, data: dict[str, Any]
+    ledger: str, data: dict[str, Any]
 ) -> None:
     status = cli_json(ledger, "status")
     events = cli_json(ledger, "audit")["events"]
@@ -469,7 +500,7 @@ def test_the_head_is_the_ledgers_and_the_last_event_time_is_that_of_the_event_at
     assert data["verify_command"] == f"pulje verify --head {data['head']}"
 
 
-def test_verify_accepts_the_head_the_report_states(ledger: Path, data: dict[str, Any]) -> None:
+def test_verify_accepts_the_head_the_report_states(ledger: str, data: dict[str, Any]) -> None:
     result = cli(ledger, "verify", "--head", data["head"])
 
     assert result.exit_code == 0, explain(result)
@@ -497,7 +528,7 @@ def test_the_grants_are_sorted_into_the_kinds_of_purpose_the_plan_names(data: di
     assert kinds["BTP-2023-006"] == "beboerdrevet"
 
 
-def test_one_pool_only_when_asked(ledger: Path, data: dict[str, Any]) -> None:
+def test_one_pool_only_when_asked(ledger: str, data: dict[str, Any]) -> None:
     only = report_data(ledger, pool="VP")
 
     assert [p["code"] for p in only["pools"]] == ["VP"]
@@ -648,7 +679,7 @@ def test_the_close_sentence_does_not_count_unpaid_grants_inside_the_unspent_mone
     assert not re.search(r"\bHeraf\b|\bOf that\b", text), text
 
 
-def test_the_english_report_has_english_headings(ledger: Path) -> None:
+def test_the_english_report_has_english_headings(ledger: str) -> None:
     md = render(report_data(ledger, lang="en"), "md").decode("utf-8")
     html = render(report_data(ledger, lang="en"), "html").decode("utf-8")
 
