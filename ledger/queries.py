@@ -28,7 +28,9 @@ class ViewReader:
     # ---------------------------------------------------------------- plans
 
     def plans(self, year: int | None = None, partnership: str | None = None) -> list[PlanRow]:
-        rows = self._rows(PlanRow, "SELECT data FROM view_plans ORDER BY year, partnership")
+        # Text is ordered here, by code point, not by the database: PostgreSQL would follow its
+        # collation (a Danish one sorts "Aa" as "Å"), and the same events must give the same bytes.
+        rows = sorted(self._rows(PlanRow, "SELECT data FROM view_plans"), key=lambda r: (r.year, r.partnership))
         return [
             r for r in rows
             if (year is None or r.year == year) and (partnership is None or _same(r.partnership, partnership))
@@ -48,14 +50,13 @@ class ViewReader:
         return self._rows(LineRow, "SELECT data FROM view_lines WHERE plan_id = ? ORDER BY ord", (plan_id,))
 
     def line_years(self, plan_id: str) -> list[LineYearRow]:
-        return self._rows(
-            LineYearRow, "SELECT data FROM view_line_years WHERE plan_id = ? ORDER BY line, year", (plan_id,)
-        )
+        rows = self._rows(LineYearRow, "SELECT data FROM view_line_years WHERE plan_id = ?", (plan_id,))
+        return sorted(rows, key=lambda r: (r.line, r.year))
 
     # ---------------------------------------------------------------- pools
 
     def pools(self, year: int | None = None, partnership: str | None = None) -> list[PoolRow]:
-        rows = self._rows(PoolRow, "SELECT data FROM view_pools ORDER BY year, partnership, pool_key")
+        rows = sorted(self._rows(PoolRow, "SELECT data FROM view_pools"), key=lambda r: (r.year, r.partnership, r.key))
         return [
             r for r in rows
             if (year is None or r.year == year) and (partnership is None or _same(r.partnership, partnership))
@@ -78,7 +79,9 @@ class ViewReader:
         return found[0]
 
     def grants(self, pool_id: str) -> list[GrantRow]:
-        return self._rows(GrantRow, "SELECT data FROM view_grants WHERE pool_id = ? ORDER BY number", (pool_id,))
+        return sorted(
+            self._rows(GrantRow, "SELECT data FROM view_grants WHERE pool_id = ?", (pool_id,)), key=lambda r: r.number
+        )
 
     def grant(self, number: str, partnership: str | None = None) -> tuple[PoolRow, GrantRow]:
         """A grant by its number (case ignored), with its pool."""

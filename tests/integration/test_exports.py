@@ -12,7 +12,10 @@ spreadsheet; the `journal` export is read by hledger and agrees with
 The ledgers: the demo year (`ledger.demo.record_year`, the realistic 2022 of
 the bundled plan) and a year with what the demo lacks (reversals of every
 kind, a command key, a late entry, a recipient whose name has the journal's
-special characters), both recorded once per module and only read.
+special characters), both recorded once per module on each backend and only
+read. Every test runs on SQLite and on PostgreSQL (conftest's `backend`): the
+sources, the import targets and the ledgers a test writes to are all on the
+test's backend; the same year recorded on either backend exports the same bytes.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ import re
 import shutil
 import stat
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
@@ -40,7 +44,7 @@ from ledger.chain import GENESIS, link
 from ledger.demo import DemoClock, record_year
 from ledger.exports import ImportFileError, ImportRefusedError, ImportVerificationError
 from ledger.service import Pulje
-from tests.conftest import PLAN_2022, TickingClock
+from tests.conftest import PLAN_2022, PostgresSchema, RawSQL, TickingClock, _postgres_base
 
 AG = "arbejdsgruppen"
 OEKF = "Økonomiforvaltningen"
@@ -61,9 +65,9 @@ def explain(result: Result) -> str:
 
 
 class Cli:
-    """`pulje --db FILE --actor revisor ...` on one ledger file."""
+    """`pulje --db LOCATION --actor revisor ...` on one ledger (an SQLite path or a PostgreSQL URL)."""
 
-    def __init__(self, db: Path | str) -> None:
+    def __init__(self, db: str) -> None:
         self.db = str(db)
         self.runner = CliRunner()
 
@@ -105,14 +109,14 @@ def money(text: str) -> Any:
     return parse_amount(text)
 
 
-def build_demo(db: Path) -> Path:
+def build_demo(db: str) -> str:
     clock = DemoClock()
-    with Pulje(str(db), "sekretariatet", clock=clock) as pulje:
+    with Pulje(db, "sekretariatet", clock=clock) as pulje:
         record_year(pulje, clock)
     return db
 
 
-def build_varied(db: Path) -> Path:
+def build_varied(db: str) -> str:
     """A year with what the demo lacks: reversals of each kind, a command key, a late entry, odd names."""
     clock = TickingClock()
 
@@ -127,7 +131,7 @@ def build_varied(db: Path) -> Path:
             decision_ref=f"AG-møde {date}",
         ).grant
 
-    with Pulje(str(db), "sekretariatet", clock=clock) as pulje:
+    with Pulje(db, "sekretariatet", clock=clock) as pulje:
         pulje.import_plan(PLAN_2022, decision_ref="Styregruppemøde 9. december 2021, pkt. 2")
         at("2022-02-01")
         pulje.reallocate(
@@ -178,24 +182,73 @@ def award_sequence(pulje: Pulje, grant: str) -> int:
     return next(r.sequence for r in rows if r.kind == "grant_awarded" and r.grant == grant)
 
 
-LEDGERS: dict[str, Callable[[Path], Path]] = {"demo year": build_demo, "varied year": build_varied}
+LEDGERS: dict[str, Callable[[str], str]] = {"demo year": build_demo, "varied year": build_varied}
+
+
+class Recorded:
+    """The ledgers on each backend, recorded on first use and kept (read only) for the module."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.ledgers: dict[str, dict[str, str]] = {}
+        self.exports: dict[str, Path] = {}
+        self.schemas: list[PostgresSchema] = []
+
+    def on(self, backend: str) -> dict[str, str]:
+        if backend not in self.ledgers:
+            self.ledgers[backend] = {name: build(self.location(backend, name)) for name, build in LEDGERS.items()}
+        return self.ledgers[backend]
+
+    def location(self, backend: str, name: str) -> str:
+        if backend == "sqlite":
+            return str(self.folder / f"{name.replace(' ', '-')}.db")
+        schema = PostgresSchema(_postgres_base())
+        self.schemas.append(schema)
+        return schema.url
+
+    def demo_export(self, backend: str) -> Path:
+        if backend not in self.exports:
+            self.exports[backend] = Cli(self.on(backend)["demo year"]).export(
+                "jsonl", self.folder / f"demo-{backend}.jsonl"
+            )
+        return self.exports[backend]
 
 
 @pytest.fixture(scope="module")
-def ledgers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("ledgers")
-    return {name: build(folder / f"{name.replace(' ', '-')}.db") for name, build in LEDGERS.items()}
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
+    found = Recorded(tmp_path_factory.mktemp("ledgers"))
+    yield found
+    for schema in found.schemas:
+        schema.drop()
+
+
+@pytest.fixture
+def ledgers(recorded: Recorded, backend: str) -> dict[str, str]:
+    """The recorded ledgers on the test's backend (read only)."""
+    return recorded.on(backend)
 
 
 @pytest.fixture(params=list(LEDGERS))
-def source(request: pytest.FixtureRequest, ledgers: dict[str, Path]) -> Cli:
-    """A recorded ledger (read only)."""
+def source(request: pytest.FixtureRequest, ledgers: dict[str, str]) -> Cli:
+    """A recorded ledger on the test's backend (read only)."""
     return Cli(ledgers[request.param])
 
 
-@pytest.fixture(scope="module")
-def demo_export(ledgers: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return Cli(ledgers["demo year"]).export("jsonl", tmp_path_factory.mktemp("exports") / "demo.jsonl")
+@pytest.fixture
+def demo_export(recorded: Recorded, backend: str) -> Path:
+    """The demo year exported from the test's backend."""
+    return recorded.demo_export(backend)
+
+
+def test_the_same_years_recorded_on_either_backend_export_the_same_bytes(recorded: Recorded, tmp_path: Path) -> None:
+    """The same commands at the same clock give the same events, chain and head on SQLite and on PostgreSQL."""
+    for name in LEDGERS:
+        on_sqlite, on_postgres = Cli(recorded.on("sqlite")[name]), Cli(recorded.on("postgres")[name])
+        assert on_postgres.json("status") == on_sqlite.json("status"), name
+        for fmt in ("jsonl", "csv", "journal"):
+            mine = on_sqlite.export(fmt, tmp_path / f"{name}-sqlite.{fmt}").read_bytes()
+            theirs = on_postgres.export(fmt, tmp_path / f"{name}-postgres.{fmt}").read_bytes()
+            assert theirs == mine, (name, fmt)
 
 
 # ---------------------------------------------------------------------- jsonl: lossless
@@ -221,9 +274,11 @@ def test_the_jsonl_export_is_one_json_object_per_line_after_a_header(source: Cli
     assert [e["hash"] for e in source.json("audit")["events"]] == [r["hash"] for r in records]
 
 
-def test_importing_a_jsonl_export_into_an_empty_ledger_gives_the_same_ledger(source: Cli, tmp_path: Path) -> None:
+def test_importing_a_jsonl_export_into_an_empty_ledger_gives_the_same_ledger(
+    source: Cli, tmp_path: Path, new_ledger_db: Callable[[str], str]
+) -> None:
     path = source.export("jsonl", tmp_path / "ledger.jsonl")
-    copy = Cli(tmp_path / "copy.db")
+    copy = Cli(new_ledger_db("copy"))
 
     imported = copy.ok("import-events", str(path))
 
@@ -242,9 +297,11 @@ def test_importing_a_jsonl_export_into_an_empty_ledger_gives_the_same_ledger(sou
     assert copy("verify").exit_code == 0
 
 
-def test_exporting_an_imported_ledger_gives_the_same_bytes(source: Cli, tmp_path: Path) -> None:
+def test_exporting_an_imported_ledger_gives_the_same_bytes(
+    source: Cli, tmp_path: Path, new_ledger_db: Callable[[str], str]
+) -> None:
     first = source.export("jsonl", tmp_path / "first.jsonl")
-    copy = Cli(tmp_path / "copy.db")
+    copy = Cli(new_ledger_db("copy"))
     copy.ok("import-events", str(first))
 
     for fmt in ("jsonl", "csv", "journal"):
@@ -260,10 +317,10 @@ def test_the_export_on_stdout_is_the_same_as_the_output_file(source: Cli, tmp_pa
 
 
 def test_a_command_key_recorded_before_the_export_is_still_known_after_the_import(
-    ledgers: dict[str, Path], tmp_path: Path
+    ledgers: dict[str, str], tmp_path: Path, new_ledger_db: Callable[[str], str]
 ) -> None:
     path = Cli(ledgers["varied year"]).export("jsonl", tmp_path / "varied.jsonl")
-    copy = Cli(tmp_path / "copy.db")
+    copy = Cli(new_ledger_db("copy"))
     copy.ok("import-events", str(path))
     head = copy.json("status")["head"]
 
@@ -277,10 +334,12 @@ def test_a_command_key_recorded_before_the_export_is_still_known_after_the_impor
     assert copy.json("status")["head"] == head
 
 
-def test_a_file_with_windows_line_endings_imports_to_the_same_head(demo_export: Path, tmp_path: Path) -> None:
+def test_a_file_with_windows_line_endings_imports_to_the_same_head(
+    demo_export: Path, tmp_path: Path, new_ledger_db: Callable[[str], str]
+) -> None:
     path = tmp_path / "crlf.jsonl"
     path.write_bytes(demo_export.read_bytes().replace(b"\n", b"\r\n"))
-    copy = Cli(tmp_path / "copy.db")
+    copy = Cli(new_ledger_db("copy"))
 
     copy.ok("import-events", str(path))
 
@@ -465,10 +524,25 @@ def tampered(
     return path, code, error, where
 
 
-def assert_empty(db: Path) -> None:
-    """Nothing was written: no ledger file, or an empty one."""
-    if not db.exists():
+def ledger_exists(db: str) -> bool:
+    """Whether anything of a ledger exists at the location: the SQLite file, or the PostgreSQL schema."""
+    if "://" not in db:
+        return Path(db).exists()
+    schema = parse_qs(urlsplit(db).query)["schema"][0]
+    return bool(RawSQL(db).run("SELECT 1 FROM information_schema.schemata WHERE schema_name = ?", (schema,)))
+
+
+def assert_empty(db: str) -> None:
+    """Nothing was written: no ledger (no file, no schema or no tables), or an empty one."""
+    if not ledger_exists(db):
         return
+    raw = RawSQL(db)
+    if raw.postgres and not raw.run(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'pulje_events'"
+    ):
+        return
+    assert raw.run("SELECT count(*) FROM {events}") == [(0,)]
+    assert raw.run("SELECT count(*) FROM event_chain") == [(0,)]
     cli = Cli(db)
     status = cli.json("status")
     assert (status["plans"], status["pools"], status["head_sequence"], status["head"]) == ([], [], 0, GENESIS)
@@ -477,10 +551,10 @@ def assert_empty(db: Path) -> None:
 
 
 def test_a_tampered_export_file_is_refused_by_the_command_line_naming_the_line_and_nothing_is_written(
-    tampered: tuple[Path, int, type[Exception], str], tmp_path: Path
+    tampered: tuple[Path, int, type[Exception], str], ledger_db: str
 ) -> None:
     path, code, _, where = tampered
-    target = tmp_path / "copy.db"
+    target = ledger_db
 
     message = message_of(Cli(target)("import-events", str(path)), code)
 
@@ -490,12 +564,12 @@ def test_a_tampered_export_file_is_refused_by_the_command_line_naming_the_line_a
 
 
 def test_a_tampered_export_file_is_refused_by_the_service_with_the_error_naming_the_line(
-    tampered: tuple[Path, int, type[Exception], str], tmp_path: Path
+    tampered: tuple[Path, int, type[Exception], str], ledger_db: str
 ) -> None:
     path, _, error, where = tampered
-    target = tmp_path / "copy.db"
+    target = ledger_db
 
-    with Pulje(str(target), "revisor") as pulje, pytest.raises(error) as raised:
+    with Pulje(target, "revisor") as pulje, pytest.raises(error) as raised:
         pulje.import_events(str(path))
 
     assert where.lower() in str(raised.value).lower()
@@ -505,7 +579,7 @@ def test_a_tampered_export_file_is_refused_by_the_service_with_the_error_naming_
 
 
 def test_a_file_rewritten_with_fresh_hashes_imports_but_the_old_head_proves_it_was_rewritten(
-    demo_export: Path, tmp_path: Path
+    demo_export: Path, tmp_path: Path, ledger_db: str
 ) -> None:
     """What no file check can see (a consistent rewrite) the head printed in a report does."""
     lines = lines_of(demo_export)
@@ -514,7 +588,7 @@ def test_a_file_rewritten_with_fresh_hashes_imports_but_the_old_head_proves_it_w
     lines[i] = with_state(lines[i], recipient_changed)
     path = tmp_path / "rewritten.jsonl"
     path.write_text("".join(relinked(lines, i, header=True)), encoding="utf-8")
-    copy = Cli(tmp_path / "copy.db")
+    copy = Cli(ledger_db)
 
     copy.ok("import-events", str(path))
 
@@ -525,9 +599,9 @@ def test_a_file_rewritten_with_fresh_hashes_imports_but_the_old_head_proves_it_w
 
 
 def test_importing_into_a_ledger_that_is_not_empty_is_refused_and_changes_nothing(
-    demo_export: Path, tmp_path: Path, plan_2022: Path
+    demo_export: Path, ledger_db: str, plan_2022: Path
 ) -> None:
-    target = Cli(tmp_path / "target.db")
+    target = Cli(ledger_db)
     target.ok("plan", "import", str(plan_2022))
     before = (target.json("status"), target.json("audit"))
 
@@ -540,8 +614,8 @@ def test_importing_into_a_ledger_that_is_not_empty_is_refused_and_changes_nothin
     assert (target.json("status"), target.json("audit")) == before
 
 
-def test_importing_the_same_file_twice_is_refused_the_second_time(demo_export: Path, tmp_path: Path) -> None:
-    copy = Cli(tmp_path / "copy.db")
+def test_importing_the_same_file_twice_is_refused_the_second_time(demo_export: Path, ledger_db: str) -> None:
+    copy = Cli(ledger_db)
     copy.ok("import-events", str(demo_export))
     audit = copy.json("audit")
 
@@ -550,20 +624,22 @@ def test_importing_the_same_file_twice_is_refused_the_second_time(demo_export: P
     assert copy.json("audit") == audit
 
 
-def test_importing_a_file_that_does_not_exist_is_a_usage_error_and_creates_no_ledger(tmp_path: Path) -> None:
-    result = Cli(tmp_path / "copy.db")("import-events", str(tmp_path / "missing.jsonl"))
+def test_importing_a_file_that_does_not_exist_is_a_usage_error_and_creates_no_ledger(
+    tmp_path: Path, ledger_db: str
+) -> None:
+    result = Cli(ledger_db)("import-events", str(tmp_path / "missing.jsonl"))
 
     assert result.exit_code == 2, explain(result)
-    assert not (tmp_path / "copy.db").exists()
+    assert not ledger_exists(ledger_db)
 
 
 # ---------------------------------------------------------------------- csv
 
 
 @pytest.fixture
-def spreadsheet_traps(tmp_path: Path, plan_2022: Path) -> Cli:
+def spreadsheet_traps(ledger_db: str, plan_2022: Path) -> Cli:
     """A ledger whose texts a spreadsheet would run as formulas."""
-    cli = Cli(tmp_path / "traps.db")
+    cli = Cli(ledger_db)
     cli.ok("plan", "import", str(plan_2022))
     grant = cli.json(
         "grant", "award", "--pool", "BTP", "--year", "2022", "--recipient", '=HYPERLINK("http://x")',
@@ -617,7 +693,9 @@ def test_the_csv_export_has_a_header_and_one_row_per_event_and_no_cell_a_spreads
     assert int(reversal["reverses_sequence"]) < int(reversal["sequence"])
 
 
-def imported_with_reasons(source: Cli, tmp_path: Path, returned_reason: str, withdrawn_reason: str) -> Cli:
+def imported_with_reasons(
+    source: Cli, tmp_path: Path, copy_db: str, returned_reason: str, withdrawn_reason: str
+) -> Cli:
     """A copy of `source` whose return and withdrawal carry the given reasons (the command line strips them)."""
     lines = lines_of(source.export("jsonl", tmp_path / "source.jsonl"))
     returned = index_of(lines, "GrantReturned")
@@ -626,7 +704,7 @@ def imported_with_reasons(source: Cli, tmp_path: Path, returned_reason: str, wit
         lines[i] = with_state(lines[i], lambda state, reason=reason: state.update(reason=reason))
     path = tmp_path / "edited.jsonl"
     path.write_text("".join(relinked(lines, min(returned, withdrawn), header=True)), encoding="utf-8")
-    copy = Cli(tmp_path / "copy.db")
+    copy = Cli(copy_db)
     copy.ok("import-events", str(path))
     return copy
 
@@ -646,9 +724,11 @@ def test_the_command_line_strips_leading_white_space_so_a_typed_text_never_start
 
 
 def test_the_csv_export_neutralises_a_tab_led_text_that_came_in_through_an_import(
-    spreadsheet_traps: Cli, tmp_path: Path
+    spreadsheet_traps: Cli, tmp_path: Path, new_ledger_db: Callable[[str], str]
 ) -> None:
-    copy = imported_with_reasons(spreadsheet_traps, tmp_path, "\tTab-led begrundelse", "\t=1+1")
+    copy = imported_with_reasons(
+        spreadsheet_traps, tmp_path, new_ledger_db("copy"), "\tTab-led begrundelse", "\t=1+1"
+    )
 
     rows = read_csv(copy.export("csv", tmp_path / "white.csv"))
 
@@ -659,9 +739,11 @@ def test_the_csv_export_neutralises_a_tab_led_text_that_came_in_through_an_impor
 
 
 def test_the_csv_export_neutralises_a_carriage_return_led_text_that_came_in_through_an_import(
-    spreadsheet_traps: Cli, tmp_path: Path
+    spreadsheet_traps: Cli, tmp_path: Path, new_ledger_db: Callable[[str], str]
 ) -> None:
-    copy = imported_with_reasons(spreadsheet_traps, tmp_path, "\rCR-led begrundelse", "\r@SUM(1)")
+    copy = imported_with_reasons(
+        spreadsheet_traps, tmp_path, new_ledger_db("copy"), "\rCR-led begrundelse", "\r@SUM(1)"
+    )
 
     rows = read_csv(copy.export("csv", tmp_path / "white.csv"))
 
@@ -769,7 +851,7 @@ def test_hledger_shows_each_pools_available_and_committed_money_as_status_does(
 
 
 def test_a_recipient_with_the_journals_special_characters_gets_one_account_of_its_own(
-    ledgers: dict[str, Path], hledger: str, tmp_path: Path
+    ledgers: dict[str, str], hledger: str, tmp_path: Path
 ) -> None:
     source = Cli(ledgers["varied year"])
     journal = source.export("journal", tmp_path / "ledger.journal")
@@ -795,8 +877,8 @@ def names_in(folder: Path) -> set[str]:
 
 
 @pytest.fixture
-def small(tmp_path: Path, plan_2022: Path) -> Cli:
-    cli = Cli(tmp_path / "ledger.db")
+def small(ledger_db: str, plan_2022: Path) -> Cli:
+    cli = Cli(ledger_db)
     cli.ok("plan", "import", str(plan_2022))
     return cli
 
@@ -876,12 +958,15 @@ def test_output_naming_a_folder_is_a_usage_error(small: Cli, tmp_path: Path) -> 
     assert names_in(out) == set()
 
 
-def test_an_export_that_fails_half_way_leaves_neither_the_file_nor_a_temporary_file(tmp_path: Path) -> None:
+def test_an_export_that_fails_half_way_leaves_neither_the_file_nor_a_temporary_file(
+    tmp_path: Path, ledger_db: str
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
 
-    result = Cli(tmp_path / "no-such-ledger.db")("export", "--format", "jsonl", "--output", str(out / "x.jsonl"))
+    result = Cli(ledger_db)("export", "--format", "jsonl", "--output", str(out / "x.jsonl"))  # no ledger there
 
     assert result.exit_code == 2, explain(result)
+    assert "no ledger" in result.stderr, explain(result)
     assert names_in(out) == set()
-    assert not (tmp_path / "no-such-ledger.db").exists()
+    assert not ledger_exists(ledger_db)

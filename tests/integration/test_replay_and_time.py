@@ -3,16 +3,16 @@
 The auditor's questions (DESIGN.md, "Who uses it"): in the order things were
 decided, how did the pool stand after each decision; and what did the ledger
 say at New Year, before a decision about December was typed in January?
-Each test records a small year on a real SQLite ledger through the service
-with the test clock set to the day after each decision (or weeks later, for
-a late entry), then reads it back through `Pulje` and the command line.
+Each test records a small year through the service with the test clock set
+to the day after each decision (or weeks later, for a late entry), then reads
+it back through `Pulje` and the command line; every test runs twice, on a new
+SQLite file and on a fresh PostgreSQL schema (conftest's `backend`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,7 +71,7 @@ def explain(result: Result) -> str:
 
 
 class Cli:
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: str) -> None:
         self.db = str(db)
         self.runner = CliRunner()
 
@@ -82,6 +82,12 @@ class Cli:
         result = self(*args, "--format", "json")
         assert result.exit_code == 0, explain(result)
         return json.loads(result.stdout)
+
+
+@pytest.fixture
+def pulje(pulje_on: Pulje) -> Pulje:
+    """A session with the 2022 plan adopted, on a new ledger on each backend (SQLite, PostgreSQL)."""
+    return pulje_on
 
 
 # ---------------------------------------------------------------------- a year with a late entry
@@ -166,14 +172,14 @@ def test_replay_keeps_the_recorded_order_on_a_tie_and_the_date_order_across_date
     assert sequences != sorted(sequences)  # so the order really is by date, not by recording
 
 
-def test_the_last_step_of_the_replay_equals_pool_show(pulje: Pulje, year: Year, db_path: Path) -> None:
+def test_the_last_step_of_the_replay_equals_pool_show(pulje: Pulje, year: Year, ledger_db: str) -> None:
     _, steps, _ = pulje.replay("BTP", year=2022)
     shown, _, _ = pulje.pool_show("BTP", year=2022)
 
     assert balances(steps[-1]) == balances(shown)
 
     pulje.close()
-    cli = Cli(db_path)
+    cli = Cli(ledger_db)
     replayed = cli.json("replay", "--pool", "BTP", "--year", "2022")
     assert balances(replayed["steps"][-1]) == balances(cli.json("pool", "show", "BTP", "--year", "2022"))
     assert [s["sequence"] for s in replayed["steps"]] == [s.sequence for s in steps]
@@ -223,9 +229,9 @@ def test_a_decision_recorded_weeks_after_its_date_is_marked_late_and_replayed_at
     assert late.sequence == max(s.sequence for s in steps)  # though it was the last thing typed in
 
 
-def test_the_audit_trail_marks_the_late_decision_and_only_it(pulje: Pulje, year: Year, db_path: Path) -> None:
+def test_the_audit_trail_marks_the_late_decision_and_only_it(pulje: Pulje, year: Year, ledger_db: str) -> None:
     pulje.close()
-    events = Cli(db_path).json("audit")["events"]
+    events = Cli(ledger_db).json("audit")["events"]
 
     late = [e for e in events if e["late"]]
     assert [(e["kind"], e["grant"], e["date"]) for e in late] == [("grant_awarded", year.late, "2022-12-10")]
@@ -258,10 +264,10 @@ def test_a_decision_recorded_after_new_year_is_absent_from_every_view_recorded_b
 
 
 def test_the_command_line_leaves_out_the_late_decision_with_recorded_before(
-    pulje: Pulje, year: Year, db_path: Path
+    pulje: Pulje, year: Year, ledger_db: str
 ) -> None:
     pulje.close()
-    cli = Cli(db_path)
+    cli = Cli(ledger_db)
     before = ("--recorded-before", "2023-01-01")
 
     def btp(status: dict[str, Any]) -> dict[str, Any]:
@@ -322,10 +328,10 @@ def test_as_of_and_recorded_before_together_keep_only_what_was_both_decided_and_
 
 
 def test_as_of_and_recorded_before_together_on_the_command_line(
-    pulje: Pulje, three_awards: dict[str, str], db_path: Path
+    pulje: Pulje, three_awards: dict[str, str], ledger_db: str
 ) -> None:
     pulje.close()
-    cli = Cli(db_path)
+    cli = Cli(ledger_db)
 
     both = cli.json("pool", "show", "BTP", "--year", "2022", "--as-of", "2022-06-30", "--recorded-before", "2022-07-20")
     known_then = cli.json("pool", "show", "BTP", "--year", "2022", "--as-of", "2022-06-30",
@@ -340,14 +346,14 @@ def test_as_of_and_recorded_before_together_on_the_command_line(
 
 
 @pytest.fixture
-def around_new_year(pulje: Pulje, clock: Any, db_path: Path) -> tuple[Cli, str, str]:
+def around_new_year(pulje: Pulje, clock: Any, ledger_db: str) -> tuple[Cli, str, str]:
     """One award typed in one second before New Year (UTC), one a second after."""
     clock.now = dt.datetime(2022, 12, 31, 23, 59, 58, tzinfo=UTC)
     before = award_now(pulje, "Nytårsaften", "2022-12-31")
     clock.now = dt.datetime(2023, 1, 1, 0, 0, 0, tzinfo=UTC)
     after = award_now(pulje, "Nytårsdag", "2022-12-31")
     pulje.close()
-    return Cli(db_path), before, after
+    return Cli(ledger_db), before, after
 
 
 def award_now(pulje: Pulje, recipient: str, date: str) -> str:
@@ -405,10 +411,10 @@ def awarded(answer: dict[str, Any]) -> int:
     ],
 )
 def test_a_timestamp_in_a_wrong_form_is_a_usage_error_in_one_sentence(
-    pulje: Pulje, db_path: Path, command: str, moment: str
+    pulje: Pulje, ledger_db: str, command: str, moment: str
 ) -> None:
     pulje.close()
-    cli = Cli(db_path)
+    cli = Cli(ledger_db)
     head_before = cli.json("status")["head"]
 
     result = cli(*READING_COMMANDS[command], "--recorded-before", moment, "--format", "json")

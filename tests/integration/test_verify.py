@@ -1,14 +1,17 @@
-"""`pulje verify` against a ledger file edited behind the program's back.
+"""`pulje verify` against a ledger edited behind the program's back, on SQLite and on PostgreSQL.
 
 A realistic year on the 2022 plan (a dozen and more awards, payments, a
 return, a withdrawal, a reallocation into line 14, a reversal, a keyed
 command, a pool close, and enough pool events for a snapshot) is recorded
-once through `Pulje` into a real SQLite file. Each test copies that file,
-closes every session, edits the copy with the `sqlite3` module the way
-someone with the file and a shell could, and then runs `verify` twice: through
-the service and through the command line (`pulje --db FILE verify`). Both
-must fail (exit 1) and name the first bad position and what is wrong there
-(DESIGN.md, "Integrity").
+once per backend through `Pulje`. Each test gets a copy of it on its backend
+(on SQLite a copy of the file; on PostgreSQL a fresh schema filled by
+`import-events` from the year's `jsonl` export, with the snapshot row copied
+across), closes every session, edits the copy with plain SQL through
+`RawSQL` the way someone with the file or a database login could, and then
+runs `verify` twice: through the service and through the command line
+(`pulje --db LOCATION verify`). Both must fail (exit 1) and name the first bad
+position and what is wrong there (DESIGN.md, "Integrity"); the position and
+the message are the same on both backends.
 
 What the chain alone cannot see (the newest events cut off together with
 their chain rows, or the chain rewritten with fresh hashes from some point
@@ -17,8 +20,13 @@ and to fail `verify --head` with a head written down earlier. An event
 appended with a correct link is seen by nothing but the rules: the chain has
 no secret, and `--head` vouches for the past, not for what came after.
 
+A few edits exist on SQLite only, because SQLite's columns take any type
+(a state or snapshot edited into TEXT, an aggregate id that is no id);
+PostgreSQL's `bytea` and `uuid` columns refuse them, so those cases skip there.
+
 Finally, hypothesis records a thousand short random ledgers on a small plan
-and every one of them verifies clean, and `verify` is shown to write nothing.
+on SQLite and fifty on PostgreSQL, and every one of them verifies clean;
+and `verify` is shown to write nothing on either backend.
 """
 
 from __future__ import annotations
@@ -28,12 +36,11 @@ import hashlib
 import itertools
 import json
 import shutil
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from uuid import UUID
 
 import pytest
@@ -46,7 +53,7 @@ from domain.errors import DomainError
 from domain.money import Money
 from ledger.chain import GENESIS, link
 from ledger.service import Pulje
-from tests.conftest import PLAN_2022, TickingClock
+from tests.conftest import PLAN_2022, PostgresSchema, RawSQL, TickingClock, _postgres_base
 
 D = dt.date.fromisoformat
 AG = "arbejdsgruppen"
@@ -55,15 +62,16 @@ PLAN_TOPIC = "domain.plan:Plan"
 FORGED_ID = UUID("00000000-0000-4000-8000-0000000000f0")
 
 
-# ---------------------------------------------------------------------- the year, recorded once
+# ---------------------------------------------------------------------- the year, recorded once per backend
 
 
 @dataclass(frozen=True)
 class Year:
-    """A year on the 2022 plan in an SQLite file, recorded once per module.
+    """A year on the 2022 plan, recorded once per module on one backend.
 
     Attributes:
-        path: the ledger file (never edited; tests work on copies).
+        db: the ledger's location (never edited; tests work on copies).
+        export: the year as a `jsonl` export (PostgreSQL copies are imported from it).
         head: the head after the last event.
         events: how many events the chain holds.
         at: named events -> their chain position.
@@ -72,7 +80,8 @@ class Year:
         snapshot_position: the chain position of the pool event its snapshot was taken at.
     """
 
-    path: Path
+    db: str
+    export: Path
     head: str
     events: int
     at: dict[str, int]
@@ -81,10 +90,10 @@ class Year:
     snapshot_position: int
 
 
-def record_year(path: Path) -> Year:
+def record_year(db: str, export: Path) -> Year:
     clock = TickingClock()
     at: dict[str, int] = {"the adoption": 1, "a budget line": 5}
-    with Pulje(str(path), "sekretariatet", clock=clock) as session:
+    with Pulje(db, "sekretariatet", clock=clock) as session:
         session.import_plan(PLAN_2022)
         awards = [
             session.award(
@@ -106,7 +115,7 @@ def record_year(path: Path) -> Year:
                     )
                 )
         at["a payment mid-year"] = payments[8].sequence
-        printed = CliRunner().invoke(main, ["--db", str(path), "status", "--year", "2022", "--format", "json"])
+        printed = CliRunner().invoke(main, ["--db", db, "status", "--year", "2022", "--format", "json"])
         assert printed.exit_code == 0, explain(printed)
         mid_year_head = json.loads(printed.stdout)["head"]
         at["the return"] = session.take_back(
@@ -134,58 +143,106 @@ def record_year(path: Path) -> Year:
         ).sequence
         events, head = session.ledger.store.head()
     assert at["the close"] == events, "the close is the last event"
-    with closing(path) as conn:
-        (snapshot_position,) = conn.execute(
-            "SELECT c.position FROM stored_snapshots s JOIN stored_events e "
-            "ON e.originator_id = s.originator_id AND e.originator_version = s.originator_version "
-            "JOIN event_chain c ON c.notification_id = e.rowid"
-        ).fetchone()
-    return Year(path, head, events, at, early_head, mid_year_head, snapshot_position)
+    ((snapshot_position,),) = RawSQL(db).run(
+        "SELECT c.position FROM {snapshots} s JOIN {events} e "
+        "ON e.originator_id = s.originator_id AND e.originator_version = s.originator_version "
+        "JOIN event_chain c ON c.notification_id = e.{nid}"
+    )
+    exported = CliRunner().invoke(main, ["--db", db, "export", "--format", "jsonl", "--output", str(export)])
+    assert exported.exit_code == 0, explain(exported)
+    return Year(db, export, head, events, at, early_head, mid_year_head, snapshot_position)
+
+
+class Years:
+    """The recorded year on each backend, recorded on first use and kept for the module."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.recorded: dict[str, Year] = {}
+        self.schemas: list[PostgresSchema] = []
+
+    def on(self, backend: str) -> Year:
+        if backend not in self.recorded:
+            if backend == "sqlite":
+                db = str(self.folder / "ledger.db")
+            else:
+                schema = PostgresSchema(_postgres_base())
+                self.schemas.append(schema)
+                db = schema.url
+            self.recorded[backend] = record_year(db, self.folder / f"year-{backend}.jsonl")
+        return self.recorded[backend]
 
 
 @pytest.fixture(scope="module")
-def year(tmp_path_factory: pytest.TempPathFactory) -> Year:
-    return record_year(tmp_path_factory.mktemp("year") / "ledger.db")
+def years(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Years]:
+    recorded = Years(tmp_path_factory.mktemp("year"))
+    yield recorded
+    for schema in recorded.schemas:
+        schema.drop()
 
 
 @pytest.fixture
-def db(year: Year, tmp_path: Path) -> Path:
-    """A fresh copy of the recorded year, no session open on it."""
-    copy = tmp_path / "ledger.db"
-    shutil.copy(year.path, copy)
-    return copy
+def year(years: Years, backend: str) -> Year:
+    return years.on(backend)
+
+
+def schema_of(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["schema"][0]
+
+
+@pytest.fixture
+def db(year: Year, ledger_db: str, raw_sql: RawSQL) -> str:
+    """A fresh copy of the recorded year on the test's backend, no session open on it."""
+    if not raw_sql.postgres:
+        shutil.copy(year.db, ledger_db)
+        return ledger_db
+    with Pulje(ledger_db, "kopist") as session:
+        session.import_events(str(year.export))
+    # A jsonl export carries the events, not the snapshots: copy the snapshot row as it was stored.
+    raw_sql.run(f'INSERT INTO {{snapshots}} SELECT * FROM "{schema_of(year.db)}".pulje_snapshots')
+    return ledger_db
+
+
+@pytest.fixture
+def sql(raw_sql: RawSQL, db: str) -> RawSQL:
+    """Plain SQL on the test's copy (written for SQLite, adapted for PostgreSQL)."""
+    assert raw_sql.db == db
+    return raw_sql
+
+
+def sqlite_only(sql: RawSQL, why: str, *, refused: str) -> None:
+    """Skip on PostgreSQL, once its column types are shown to refuse the edit (`refused`, SQL it must reject)."""
+    if not sql.postgres:
+        return
+    import psycopg
+
+    before = fingerprint(sql)
+    with pytest.raises((psycopg.errors.DataError, psycopg.errors.ProgrammingError)):
+        sql.run(refused)
+    assert fingerprint(sql) == before
+    pytest.skip(f"SQLite only: {why}")
 
 
 # ---------------------------------------------------------------------- helpers
 
 
-@contextmanager
-def closing(path: Path) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(path)
-    try:
-        yield conn
-    finally:
-        conn.close()
-
-
-@contextmanager
-def behind_the_programs_back(path: Path) -> Iterator[sqlite3.Connection]:
-    """A plain sqlite3 connection on the file; the edit is committed on leaving."""
-    with closing(path) as conn:
-        with conn:
-            yield conn
-
-
-def rowid_at(conn: sqlite3.Connection, position: int) -> int:
-    (rowid,) = conn.execute("SELECT notification_id FROM event_chain WHERE position = ?", (position,)).fetchone()
+def rowid_at(sql: RawSQL, position: int) -> int:
+    ((rowid,),) = sql.run("SELECT notification_id FROM event_chain WHERE position = ?", (position,))
     return rowid
 
 
-def stored_event(conn: sqlite3.Connection, position: int) -> tuple[str, int, str, bytes]:
-    return conn.execute(
-        "SELECT originator_id, originator_version, topic, state FROM stored_events WHERE rowid = ?",
-        (rowid_at(conn, position),),
-    ).fetchone()
+def stored_event(sql: RawSQL, position: int) -> tuple[Any, int, str, bytes]:
+    """(aggregate id as the backend stores it, version, topic, state) of the event at a chain position."""
+    ((oid, version, topic, state),) = sql.run(
+        "SELECT originator_id, originator_version, topic, state FROM {events} WHERE {nid} = ?",
+        (rowid_at(sql, position),),
+    )
+    return oid, version, topic, bytes(state)
+
+
+def stored_id(sql: RawSQL, oid: UUID) -> Any:
+    """An aggregate id as the backend's events table holds it (hex text on SQLite, uuid on PostgreSQL)."""
+    return oid if sql.postgres else oid.hex
 
 
 def flip_one_character(state: bytes) -> bytes:
@@ -204,8 +261,8 @@ def another_topic(topic: str) -> str:
     return f"{POOL_TOPIC}.GrantDisbursed" if topic.endswith("GrantAwarded") else f"{POOL_TOPIC}.GrantAwarded"
 
 
-def verify_service(path: Path, head: str | None = None) -> Any:
-    with Pulje(str(path), "revisor", create=False) as session:
+def verify_service(db: str, head: str | None = None) -> Any:
+    with Pulje(db, "revisor", create=False) as session:
         return session.verify(expected_head=head)
 
 
@@ -216,78 +273,81 @@ def explain(result: Result) -> str:
     )
 
 
-def verify_cli(path: Path, *args: str, fmt: str = "json") -> Result:
-    return CliRunner().invoke(main, ["--db", str(path), "--actor", "revisor", "verify", "--format", fmt, *args])
+def verify_cli(db: str, *args: str, fmt: str = "json") -> Result:
+    return CliRunner().invoke(main, ["--db", db, "--actor", "revisor", "verify", "--format", fmt, *args])
 
 
-def verify_cli_json(path: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = verify_cli(path, *args)
+def verify_cli_json(db: str, *args: str) -> tuple[int, dict[str, Any]]:
+    result = verify_cli(db, *args)
     assert result.exit_code in (0, 1), explain(result)
     return result.exit_code, json.loads(result.stdout)
 
 
-def assert_found(path: Path, *, check: str, position: int | None, says: str) -> Any:
+def assert_found(db: str, *, check: str, position: int | None, says: str) -> Any:
     """Service and command line both fail and agree on the first problem."""
-    report = verify_service(path)
+    report = verify_service(db)
     assert not report.ok
     first = report.problems[0]
     assert (first.check, first.position) == (check, position), [str(p) for p in report.problems[:5]]
     assert says in first.message, str(first)
-    code, data = verify_cli_json(path)
+    code, data = verify_cli_json(db)
     assert code == 1 and data["ok"] is False
     assert data["problems"][0] == {"check": check, "position": position, "message": first.message}
     where = f"position {position}: " if position is not None else ""
     assert data["first_problem"] == f"{check}: {where}{first.message}"
-    text = verify_cli(path, fmt="table")
+    text = verify_cli(db, fmt="table")
     assert text.exit_code == 1, explain(text)
     assert f"FAILED: {len(report.problems)} problem(s); the first: {check}: {where}" in text.stdout
     return report
 
 
-def assert_clean(path: Path, head: str | None = None) -> None:
-    report = verify_service(path, head)
+def assert_clean(db: str, head: str | None = None) -> None:
+    report = verify_service(db, head)
     assert report.ok, [str(p) for p in report.problems[:5]]
-    code, data = verify_cli_json(path, *(("--head", head) if head else ()))
+    code, data = verify_cli_json(db, *(("--head", head) if head else ()))
     assert code == 0 and data["ok"] is True and data["problems"] == []
 
 
-def rebuild_views(path: Path) -> None:
+def table_names(sql: RawSQL) -> list[str]:
+    query = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+        if sql.postgres
+        else "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+    )
+    return [name for (name,) in sql.run(query)]
+
+
+def rebuild_views(sql: RawSQL) -> None:
     """Empty the read models and their tracking row; the next session's catch-up refills them."""
-    with behind_the_programs_back(path) as conn:
-        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            if table.startswith("view_") and table != "view_meta":
-                conn.execute(f"DELETE FROM {table}")
-        conn.execute("DELETE FROM tracking WHERE application_name = 'views'")
-    with Pulje(str(path), "forfalsker", create=False) as session:
+    for table in table_names(sql):
+        if table.startswith("view_") and table != "view_meta":
+            sql.run(f"DELETE FROM {table}")
+    sql.run("DELETE FROM {tracking} WHERE application_name = 'views'")
+    with Pulje(sql.db, "forfalsker", create=False) as session:
         session.status()
 
 
-def rechain(conn: sqlite3.Connection, start: int) -> None:
+def rechain(sql: RawSQL, start: int) -> None:
     """Recompute every hash from `start` on, as a forger who read ledger/chain.py would."""
-    previous = GENESIS if start == 1 else conn.execute(
-        "SELECT hash FROM event_chain WHERE position = ?", (start - 1,)
-    ).fetchone()[0]
-    rows = conn.execute(
+    previous = GENESIS if start == 1 else sql.run("SELECT hash FROM event_chain WHERE position = ?", (start - 1,))[0][0]
+    rows = sql.run(
         "SELECT c.position, e.originator_id, e.originator_version, e.topic, e.state FROM event_chain c "
-        "JOIN stored_events e ON e.rowid = c.notification_id WHERE c.position >= ? ORDER BY c.position",
+        "JOIN {events} e ON e.{nid} = c.notification_id WHERE c.position >= ? ORDER BY c.position",
         (start,),
-    ).fetchall()
+    )
     for position, oid, version, topic, state in rows:
-        previous = link(previous, position, UUID(oid), version, topic, bytes(state))
-        conn.execute("UPDATE event_chain SET hash = ? WHERE position = ?", (previous, position))
+        previous = link(previous, position, UUID(str(oid)), version, topic, bytes(state))
+        sql.run("UPDATE event_chain SET hash = ? WHERE position = ?", (previous, position))
 
 
-def shift_up(conn: sqlite3.Connection, table: str, column: str, start: int) -> None:
+def shift_up(sql: RawSQL, table: str, column: str, start: int) -> None:
     """`column += 1` for every row from `start` on, without tripping the unique key on the way."""
-    conn.execute(f"UPDATE {table} SET {column} = -({column} + 1) WHERE {column} >= ?", (start,))
-    conn.execute(f"UPDATE {table} SET {column} = -{column} WHERE {column} < 0")
+    sql.run(f"UPDATE {table} SET {column} = -({column} + 1) WHERE {column} >= ?", (start,))
+    sql.run(f"UPDATE {table} SET {column} = -{column} WHERE {column} < 0")
 
 
-def next_version(conn: sqlite3.Connection, oid: str) -> int:
-    (version,) = conn.execute(
-        "SELECT max(originator_version) FROM stored_events WHERE originator_id = ?", (oid,)
-    ).fetchone()
+def next_version(sql: RawSQL, oid: Any) -> int:
+    ((version,),) = sql.run("SELECT max(originator_version) FROM {events} WHERE originator_id = ?", (oid,))
     return version + 1
 
 
@@ -298,16 +358,25 @@ def forged_state(**fields: Any) -> bytes:
     return json.dumps({**common, **fields}, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def insert_event(conn: sqlite3.Connection, event: tuple[str, int, str, bytes], rowid: int | None = None) -> int:
-    """A row in `stored_events` (at `rowid`, or after the last); returns its rowid."""
-    return conn.execute(
-        "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
-        (rowid, *event),
-    ).lastrowid
+def insert_event(sql: RawSQL, event: tuple[Any, int, str, bytes], rowid: int | None = None) -> int:
+    """A row in the events table (at `rowid`, or after the last); returns its notification id."""
+    if rowid is None:
+        ((new,),) = sql.run(
+            "INSERT INTO {events} (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?) "
+            "RETURNING {nid}",
+            event,
+        )
+    else:
+        ((new,),) = sql.run(
+            "INSERT INTO {events} ({nid}, originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?, ?) "
+            "RETURNING {nid}",
+            (rowid, *event),
+        )
+    return new
 
 
-def insert_chain_row(conn: sqlite3.Connection, position: int, notification_id: int, chain_hash: str) -> None:
-    conn.execute(
+def insert_chain_row(sql: RawSQL, position: int, notification_id: int, chain_hash: str) -> None:
+    sql.run(
         "INSERT INTO event_chain (position, notification_id, hash) VALUES (?, ?, ?)",
         (position, notification_id, chain_hash),
     )
@@ -316,7 +385,7 @@ def insert_chain_row(conn: sqlite3.Connection, position: int, notification_id: i
 # ---------------------------------------------------------------------- the untouched year
 
 
-def test_the_recorded_year_verifies_clean_with_a_snapshot_taken(year: Year, db: Path) -> None:
+def test_the_recorded_year_verifies_clean_with_a_snapshot_taken(year: Year, db: str) -> None:
     report = verify_service(db)
     assert report.ok, [str(p) for p in report.problems[:5]]
     assert report.head == (year.events, year.head)
@@ -325,6 +394,15 @@ def test_the_recorded_year_verifies_clean_with_a_snapshot_taken(year: Year, db: 
     assert result.exit_code == 0, explain(result)
     assert f"head: {year.head} (#{year.events})" in result.stdout
     assert "OK: the chain, the replay, every rule and the read models all hold." in result.stdout
+
+
+def test_the_year_has_the_same_head_on_both_backends(years: Years) -> None:
+    """The same commands at the same clock give the same bytes, chain and head on either backend."""
+    on_sqlite, on_postgres = years.on("sqlite"), years.on("postgres")
+    assert (on_postgres.head, on_postgres.events, on_postgres.at) == (on_sqlite.head, on_sqlite.events, on_sqlite.at)
+    assert (on_postgres.early_head, on_postgres.mid_year_head) == (on_sqlite.early_head, on_sqlite.mid_year_head)
+    assert on_postgres.snapshot_position == on_sqlite.snapshot_position
+    assert on_postgres.export.read_bytes() == on_sqlite.export.read_bytes()
 
 
 # ---------------------------------------------------------------------- one stored event changed
@@ -341,40 +419,96 @@ EARLY_MIDDLE_LATE = [
 
 
 @pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
-def test_one_changed_byte_of_a_stored_event_is_named_at_its_position(year: Year, db: Path, event: str) -> None:
+def test_one_changed_byte_of_a_stored_event_is_named_at_its_position(
+    year: Year, db: str, sql: RawSQL, event: str
+) -> None:
     position = year.at[event]
-    with behind_the_programs_back(db) as conn:
-        rowid, state = rowid_at(conn, position), stored_event(conn, position)[3]
-        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (flip_one_character(state), rowid))
-        assert conn.execute("SELECT typeof(state) FROM stored_events WHERE rowid = ?", (rowid,)).fetchone() == ("blob",)
+    rowid, state = rowid_at(sql, position), stored_event(sql, position)[3]
+    sql.run("UPDATE {events} SET state = ? WHERE {nid} = ?", (flip_one_character(state), rowid))
+    kind = "SELECT pg_typeof(state)::text" if sql.postgres else "SELECT typeof(state)"
+    assert sql.run(f"{kind} FROM {{events}} WHERE {{nid}} = ?", (rowid,)) == [("bytea" if sql.postgres else "blob",)]
     assert_found(db, check="chain", position=position, says="does not match its hash")
 
 
+@pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
+def test_a_stored_event_edited_into_text_is_named_at_its_position(
+    year: Year, db: str, sql: RawSQL, event: str
+) -> None:
+    # PostgreSQL's state column is bytea: it always holds bytes, and a value typed text is refused.
+    sqlite_only(
+        sql, "an SQLite BLOB column takes TEXT; PostgreSQL's bytea column refuses a text value",
+        refused="UPDATE {events} SET state = CAST(state AS TEXT)",
+    )
+    position = year.at[event]
+    rowid, state = rowid_at(sql, position), stored_event(sql, position)[3]
+    sql.run("UPDATE {events} SET state = ? WHERE {nid} = ?", (flip_one_character(state).decode("utf-8"), rowid))
+    assert sql.run("SELECT typeof(state) FROM {events} WHERE {nid} = ?", (rowid,)) == [("text",)]
+    assert_found(db, check="chain", position=position, says="does not match its hash")
+
+
+def test_a_stored_event_retyped_as_text_with_the_same_bytes_is_no_change(year: Year, db: str, sql: RawSQL) -> None:
+    """The chain hashes bytes: the same bytes typed TEXT instead of BLOB are the same event."""
+    # PostgreSQL's state column is bytea: it always holds bytes, and a value typed text is refused.
+    sqlite_only(
+        sql, "only SQLite can hold an event's state as TEXT",
+        refused="UPDATE {events} SET state = CAST(state AS TEXT)",
+    )
+    rowid = rowid_at(sql, year.at["the first award"])
+    sql.run("UPDATE {events} SET state = CAST(state AS TEXT) WHERE {nid} = ?", (rowid,))
+    assert sql.run("SELECT typeof(state) FROM {events} WHERE {nid} = ?", (rowid,)) == [("text",)]
+    assert_clean(db, head=year.head)
+
+
 COLUMN_EDITS = {
-    "topic": another_topic,
-    "originator_version": lambda version: version + 1000,
-    "originator_id": lambda _: FORGED_ID.hex,
+    "topic": lambda sql, topic: another_topic(topic),
+    "originator_version": lambda sql, version: version + 1000,
+    "originator_id": lambda sql, _: stored_id(sql, FORGED_ID),
 }
 
 
 @pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
 @pytest.mark.parametrize("column", list(COLUMN_EDITS))
 def test_a_changed_topic_version_or_aggregate_of_a_stored_event_is_named_at_its_position(
-    year: Year, db: Path, column: str, event: str
+    year: Year, db: str, sql: RawSQL, column: str, event: str
 ) -> None:
     position = year.at[event]
-    with behind_the_programs_back(db) as conn:
-        rowid = rowid_at(conn, position)
-        (before,) = conn.execute(f"SELECT {column} FROM stored_events WHERE rowid = ?", (rowid,)).fetchone()
-        conn.execute(f"UPDATE stored_events SET {column} = ? WHERE rowid = ?", (COLUMN_EDITS[column](before), rowid))
+    rowid = rowid_at(sql, position)
+    ((before,),) = sql.run(f"SELECT {column} FROM {{events}} WHERE {{nid}} = ?", (rowid,))
+    sql.run(f"UPDATE {{events}} SET {column} = ? WHERE {{nid}} = ?", (COLUMN_EDITS[column](sql, before), rowid))
     assert_found(db, check="chain", position=position, says="does not match its hash")
 
 
-@pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
-def test_a_deleted_stored_event_is_named_at_its_position(year: Year, db: Path, event: str) -> None:
+@pytest.mark.parametrize("event", ["the adoption", "a payment mid-year", "the close"])
+@pytest.mark.parametrize("column", ["topic", "state"])
+def test_a_topic_or_state_set_to_null_is_named_at_its_position(
+    year: Year, db: str, sql: RawSQL, column: str, event: str
+) -> None:
+    """Both backends let these two columns be NULL: a finding, not a crash."""
     position = year.at[event]
-    with behind_the_programs_back(db) as conn:
-        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, position),))
+    sql.run(f"UPDATE {{events}} SET {column} = NULL WHERE {{nid}} = ?", (rowid_at(sql, position),))
+    report = assert_found(db, check="chain", position=position, says="does not match its hash")
+    assert any(p.check == "replay" and p.position == position for p in report.problems), report.problems[:3]
+
+
+@pytest.mark.parametrize("event", ["the adoption", "a payment mid-year", "the close"])
+def test_an_aggregate_id_that_is_no_id_is_named_at_its_position(
+    year: Year, db: str, sql: RawSQL, event: str
+) -> None:
+    # PostgreSQL's originator_id column is uuid: the database itself refuses a value that is no id.
+    sqlite_only(
+        sql, "an SQLite TEXT id column takes any text; PostgreSQL's uuid column refuses it",
+        refused="UPDATE {events} SET originator_id = 'not-an-id'",
+    )
+    position = year.at[event]
+    sql.run("UPDATE {events} SET originator_id = 'not-an-id' WHERE {nid} = ?", (rowid_at(sql, position),))
+    report = assert_found(db, check="chain", position=position, says="does not match its hash")
+    assert any(p.check == "replay" and p.position == position and "is not an id" in p.message for p in report.problems)
+
+
+@pytest.mark.parametrize("event", EARLY_MIDDLE_LATE)
+def test_a_deleted_stored_event_is_named_at_its_position(year: Year, db: str, sql: RawSQL, event: str) -> None:
+    position = year.at[event]
+    sql.run("DELETE FROM {events} WHERE {nid} = ?", (rowid_at(sql, position),))
     assert_found(db, check="chain", position=position, says="missing from the log (deleted)")
 
 
@@ -390,45 +524,46 @@ def test_a_deleted_stored_event_is_named_at_its_position(year: Year, db: Path, e
     ],
 )
 def test_two_swapped_stored_events_are_named_at_the_first_of_them(
-    year: Year, db: Path, first: str, second: str
+    year: Year, db: str, sql: RawSQL, first: str, second: str
 ) -> None:
     def position(name: str) -> int:
         base, _, plus = name.partition("+")
         return year.at[base] + int(plus or 0)
 
     a, b = sorted((position(first), position(second)))
-    with behind_the_programs_back(db) as conn:
-        rows = {p: stored_event(conn, p) for p in (a, b)}
-        conn.execute("DELETE FROM stored_events WHERE rowid IN (?, ?)", (rowid_at(conn, a), rowid_at(conn, b)))
-        insert_event(conn, rows[b], rowid=rowid_at(conn, a))
-        insert_event(conn, rows[a], rowid=rowid_at(conn, b))
+    rows = {p: stored_event(sql, p) for p in (a, b)}
+    rowids = {p: rowid_at(sql, p) for p in (a, b)}
+    sql.run("DELETE FROM {events} WHERE {nid} IN (?, ?)", (rowids[a], rowids[b]))
+    insert_event(sql, rows[b], rowid=rowids[a])
+    insert_event(sql, rows[a], rowid=rowids[b])
     assert_found(db, check="chain", position=a, says="does not match its hash")
 
 
 # ---------------------------------------------------------------------- the newest events removed
 
 
-def test_the_last_stored_event_deleted_is_named_at_the_last_position(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, year.events),))
+def test_the_last_stored_event_deleted_is_named_at_the_last_position(year: Year, db: str, sql: RawSQL) -> None:
+    sql.run("DELETE FROM {events} WHERE {nid} = ?", (rowid_at(sql, year.events),))
     assert_found(db, check="chain", position=year.events, says="missing from the log (deleted)")
 
 
-def test_the_last_event_deleted_with_its_chain_row_still_shows_in_the_read_models(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, year.events),))
-        conn.execute("DELETE FROM event_chain WHERE position = ?", (year.events,))
+def test_the_last_event_deleted_with_its_chain_row_still_shows_in_the_read_models(
+    year: Year, db: str, sql: RawSQL
+) -> None:
+    sql.run("DELETE FROM {events} WHERE {nid} = ?", (rowid_at(sql, year.events),))
+    sql.run("DELETE FROM event_chain WHERE position = ?", (year.events,))
     report = assert_found(db, check="views", position=None, says="view pools row")
     assert "closed" in report.problems[0].message
     assert not any(p.check == "chain" for p in report.problems)
 
 
-def test_the_newest_events_cut_off_with_the_views_rebuilt_need_an_earlier_head_to_be_seen(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        for position in range(year.at["the keyed award"], year.events + 1):
-            conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, position),))
-            conn.execute("DELETE FROM event_chain WHERE position = ?", (position,))
-    rebuild_views(db)
+def test_the_newest_events_cut_off_with_the_views_rebuilt_need_an_earlier_head_to_be_seen(
+    year: Year, db: str, sql: RawSQL
+) -> None:
+    for position in range(year.at["the keyed award"], year.events + 1):
+        sql.run("DELETE FROM {events} WHERE {nid} = ?", (rowid_at(sql, position),))
+        sql.run("DELETE FROM event_chain WHERE position = ?", (position,))
+    rebuild_views(sql)
 
     assert_clean(db)
     assert verify_service(db).head[0] == year.at["the keyed award"] - 1
@@ -444,80 +579,76 @@ def test_the_newest_events_cut_off_with_the_views_rebuilt_need_an_earlier_head_t
 # ---------------------------------------------------------------------- forged events
 
 
-def test_a_forged_event_without_a_place_in_the_chain_is_named(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        pool = stored_event(conn, year.at["a payment mid-year"])[0]
-        payment = forged_state(date="2022-12-20", number="BTP-2022-005", amount=100000, payment_ref="Bilag 999")
-        rowid = insert_event(conn, (pool, next_version(conn, pool), f"{POOL_TOPIC}.GrantDisbursed", payment))
+def test_a_forged_event_without_a_place_in_the_chain_is_named(year: Year, db: str, sql: RawSQL) -> None:
+    pool = stored_event(sql, year.at["a payment mid-year"])[0]
+    payment = forged_state(date="2022-12-20", number="BTP-2022-005", amount=100000, payment_ref="Bilag 999")
+    rowid = insert_event(sql, (pool, next_version(sql, pool), f"{POOL_TOPIC}.GrantDisbursed", payment))
     assert_found(db, check="chain", position=None, says=f"stored event {rowid} has no place in the chain")
 
 
-def forge_key_event(conn: sqlite3.Connection, year: Year) -> tuple[str, int, str, bytes]:
+def forge_key_event(sql: RawSQL, year: Year) -> tuple[Any, int, str, bytes]:
     """A new aggregate's first event: a copy of the recorded command key under a new id."""
-    _, version, topic, state = stored_event(conn, year.at["the keyed award"] + 1)
+    _, version, topic, state = stored_event(sql, year.at["the keyed award"] + 1)
     assert topic == "domain.keys:CommandKey.Recorded" and version == 1
-    return FORGED_ID.hex, 1, topic, state.replace(b"ag-2022-11-sommerfest", b"ag-2022-11-forfalsket")
+    return stored_id(sql, FORGED_ID), 1, topic, state.replace(b"ag-2022-11-sommerfest", b"ag-2022-11-forfalsket")
 
 
 def test_a_forged_event_slipped_into_the_middle_of_the_chain_with_a_made_up_hash_is_named_there(
-    year: Year, db: Path
+    year: Year, db: str, sql: RawSQL
 ) -> None:
     position = year.at["a payment mid-year"]
-    with behind_the_programs_back(db) as conn:
-        rowid = insert_event(conn, forge_key_event(conn, year))
-        shift_up(conn, "event_chain", "position", position)
-        insert_chain_row(conn, position, rowid, hashlib.sha256(b"forged").hexdigest())
+    rowid = insert_event(sql, forge_key_event(sql, year))
+    shift_up(sql, "event_chain", "position", position)
+    insert_chain_row(sql, position, rowid, hashlib.sha256(b"forged").hexdigest())
     assert_found(db, check="chain", position=position, says="does not match its hash")
 
 
 def test_a_forged_event_slipped_into_the_middle_with_a_correct_link_breaks_the_chain_right_after_it(
-    year: Year, db: Path
+    year: Year, db: str, sql: RawSQL
 ) -> None:
     position = year.at["a payment mid-year"]
-    with behind_the_programs_back(db) as conn:
-        forged = forge_key_event(conn, year)
-        shift_up(conn, "stored_events", "rowid", position)
-        shift_up(conn, "event_chain", "notification_id", position)
-        shift_up(conn, "event_chain", "position", position)
-        insert_event(conn, forged, rowid=position)
-        (previous,) = conn.execute("SELECT hash FROM event_chain WHERE position = ?", (position - 1,)).fetchone()
-        insert_chain_row(conn, position, position, link(previous, position, FORGED_ID, 1, forged[2], forged[3]))
+    forged = forge_key_event(sql, year)
+    rowid = rowid_at(sql, position)
+    shift_up(sql, "{events}", "{nid}", rowid)
+    shift_up(sql, "event_chain", "notification_id", rowid)
+    shift_up(sql, "event_chain", "position", position)
+    insert_event(sql, forged, rowid=rowid)
+    ((previous,),) = sql.run("SELECT hash FROM event_chain WHERE position = ?", (position - 1,))
+    insert_chain_row(sql, position, rowid, link(previous, position, FORGED_ID, 1, forged[2], forged[3]))
     assert_found(db, check="chain", position=position + 1, says="does not match its hash")
 
 
 # ---------------------------------------------------------------------- the chain rewritten
 
 
-def rewrite_a_payment(conn: sqlite3.Connection, year: Year) -> int:
+def rewrite_a_payment(sql: RawSQL, year: Year) -> int:
     """Double the mid-year payment and give every later event a fresh, correct hash."""
     position = year.at["a payment mid-year"]
-    state = stored_event(conn, position)[3]
+    state = stored_event(sql, position)[3]
     assert b'"amount":100000,' in state
-    conn.execute(
-        "UPDATE stored_events SET state = ? WHERE rowid = ?",
-        (state.replace(b'"amount":100000,', b'"amount":200000,'), rowid_at(conn, position)),
+    sql.run(
+        "UPDATE {events} SET state = ? WHERE {nid} = ?",
+        (state.replace(b'"amount":100000,', b'"amount":200000,'), rowid_at(sql, position)),
     )
-    rechain(conn, position)
+    rechain(sql, position)
     return position
 
 
 def test_a_chain_rewritten_from_a_changed_event_passes_the_chain_check_but_not_the_snapshot_and_views(
-    year: Year, db: Path
+    year: Year, db: str, sql: RawSQL
 ) -> None:
-    with behind_the_programs_back(db) as conn:
-        rewrite_a_payment(conn, year)
+    rewrite_a_payment(sql, year)
     report = assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
     assert {p.check for p in report.problems} == {"snapshots", "views"}
     assert report.head[1] != year.head
 
 
 def test_a_chain_rewritten_with_snapshots_and_views_rebuilt_is_seen_only_with_an_earlier_head(
-    year: Year, db: Path
+    year: Year, db: str, sql: RawSQL
 ) -> None:
-    with behind_the_programs_back(db) as conn:
-        rewrite_a_payment(conn, year)
-        conn.execute("DELETE FROM stored_snapshots")
-    rebuild_views(db)
+    rewrite_a_payment(sql, year)
+    sql.run("DELETE FROM {snapshots}")
+    rebuild_views(sql)
 
     assert_clean(db)
     assert_clean(db, head=year.early_head)
@@ -531,76 +662,77 @@ def test_a_chain_rewritten_with_snapshots_and_views_rebuilt_is_seen_only_with_an
 # ---------------------------------------------------------------------- caches and the chain table edited
 
 
-def test_a_changed_pool_read_model_is_named_as_a_view(db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        pool_id, data = conn.execute("SELECT pool_id, data FROM view_pools WHERE code = 'BTP'").fetchone()
-        row = json.loads(data)
-        row["awarded_ore"] -= 100_000
-        conn.execute("UPDATE view_pools SET data = ? WHERE pool_id = ?", (json.dumps(row, ensure_ascii=False), pool_id))
+def test_a_changed_pool_read_model_is_named_as_a_view(db: str, sql: RawSQL) -> None:
+    ((pool_id, data),) = sql.run("SELECT pool_id, data FROM view_pools WHERE code = 'BTP'")
+    row = json.loads(data)
+    row["awarded_ore"] -= 100_000
+    sql.run("UPDATE view_pools SET data = ? WHERE pool_id = ?", (json.dumps(row, ensure_ascii=False), pool_id))
     report = assert_found(
         db, check="views", position=None, says=f"view pools row {pool_id} differs from a replay in awarded_ore"
     )
     assert len(report.problems) == 1
 
 
-def test_a_changed_grant_read_model_is_named_as_a_view(db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        pool_id, data = conn.execute("SELECT pool_id, data FROM view_grants WHERE number = 'BTP-2022-004'").fetchone()
-        row = json.loads(data)
-        row["recipient"] = "Min egen forening"
-        conn.execute(
-            "UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'",
-            (json.dumps(row, ensure_ascii=False), pool_id),
-        )
+def test_a_changed_grant_read_model_is_named_as_a_view(db: str, sql: RawSQL) -> None:
+    ((pool_id, data),) = sql.run("SELECT pool_id, data FROM view_grants WHERE number = 'BTP-2022-004'")
+    row = json.loads(data)
+    row["recipient"] = "Min egen forening"
+    sql.run(
+        "UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'",
+        (json.dumps(row, ensure_ascii=False), pool_id),
+    )
     says = f"view grants row {pool_id}/BTP-2022-004 differs from a replay in recipient"
     assert_found(db, check="views", position=None, says=says)
 
 
-def test_a_changed_snapshot_is_named_at_the_event_it_was_taken_at(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        (state,) = conn.execute("SELECT state FROM stored_snapshots").fetchone()
-        assert b'"funding":10700000,' in state
-        conn.execute(
-            "UPDATE stored_snapshots SET state = ?", (state.replace(b'"funding":10700000,', b'"funding":10800000,'),)
-        )
+def test_a_changed_snapshot_is_named_at_the_event_it_was_taken_at(year: Year, db: str, sql: RawSQL) -> None:
+    ((state,),) = sql.run("SELECT state FROM {snapshots}")
+    state = bytes(state)
+    assert b'"funding":10700000,' in state
+    sql.run("UPDATE {snapshots} SET state = ?", (state.replace(b'"funding":10700000,', b'"funding":10800000,'),))
     assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
 
 
-def test_a_snapshot_with_one_byte_flipped_is_named_at_the_event_it_was_taken_at(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        (state,) = conn.execute("SELECT state FROM stored_snapshots").fetchone()
-        conn.execute("UPDATE stored_snapshots SET state = ?", (flip_one_character(bytes(state)),))
+def test_a_snapshot_with_one_byte_flipped_is_named_at_the_event_it_was_taken_at(
+    year: Year, db: str, sql: RawSQL
+) -> None:
+    ((state,),) = sql.run("SELECT state FROM {snapshots}")
+    sql.run("UPDATE {snapshots} SET state = ?", (flip_one_character(bytes(state)),))
     assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
 
 
-def test_a_snapshot_edited_into_text_is_named_at_the_event_it_was_taken_at(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        conn.execute("UPDATE stored_snapshots SET state = replace(state, '10700000', '10800000')")
-        assert conn.execute("SELECT typeof(state) FROM stored_snapshots").fetchone() == ("text",)
+def test_a_snapshot_edited_into_text_is_named_at_the_event_it_was_taken_at(year: Year, db: str, sql: RawSQL) -> None:
+    # PostgreSQL's snapshot state column is bytea: replace() on bytea does not exist, and text is refused.
+    sqlite_only(
+        sql, "an SQLite BLOB column takes TEXT; PostgreSQL's bytea column refuses a text value",
+        refused="UPDATE {snapshots} SET state = replace(state, '10700000', '10800000')",
+    )
+    sql.run("UPDATE {snapshots} SET state = replace(state, '10700000', '10800000')")
+    assert sql.run("SELECT typeof(state) FROM {snapshots}") == [("text",)]
     assert_found(db, check="snapshots", position=year.snapshot_position, says="differs from its replay")
 
 
 @pytest.mark.parametrize("event", ["the first award", "a payment mid-year", "the reversal"])
-def test_a_chain_row_deleted_in_the_middle_is_named_where_the_positions_jump(year: Year, db: Path, event: str) -> None:
+def test_a_chain_row_deleted_in_the_middle_is_named_where_the_positions_jump(
+    year: Year, db: str, sql: RawSQL, event: str
+) -> None:
     position = year.at[event]
-    with behind_the_programs_back(db) as conn:
-        conn.execute("DELETE FROM event_chain WHERE position = ?", (position,))
+    sql.run("DELETE FROM event_chain WHERE position = ?", (position,))
     report = assert_found(
         db, check="chain", position=position + 1, says=f"positions jump from {position - 1} to {position + 1}"
     )
     assert any("has no place in the chain" in p.message for p in report.problems)
 
 
-def test_a_plan_that_lost_the_pools_line_is_reported_not_crashed_on(year: Year, db: Path) -> None:
+def test_a_plan_that_lost_the_pools_line_is_reported_not_crashed_on(year: Year, db: str, sql: RawSQL) -> None:
     """Without line 14's budget event the pool's funding has no line to compare with: a finding, not a crash."""
-    with behind_the_programs_back(db) as conn:
-        for position in range(2, year.at["the first award"]):
-            _, _, topic, state = stored_event(conn, position)
-            if topic.endswith("LineBudgeted") and b'"terms":{"line":"14",' in state:
-                conn.execute("DELETE FROM stored_events WHERE rowid = ?", (rowid_at(conn, position),))
-                break
-        else:
-            pytest.fail("no budget event for line 14")
+    for position in range(2, year.at["the first award"]):
+        _, _, topic, state = stored_event(sql, position)
+        if topic.endswith("LineBudgeted") and b'"terms":{"line":"14",' in state:
+            sql.run("DELETE FROM {events} WHERE {nid} = ?", (rowid_at(sql, position),))
+            break
+    else:
+        pytest.fail("no budget event for line 14")
     report = assert_found(db, check="chain", position=position, says="missing from the log (deleted)")
     assert any(p.check == "rules" and "14" in p.message for p in report.problems), [str(p) for p in report.problems]
 
@@ -608,13 +740,13 @@ def test_a_plan_that_lost_the_pools_line_is_reported_not_crashed_on(year: Year, 
 # ---------------------------------------------------------------------- verify --head
 
 
-def test_verify_with_the_current_head_passes(year: Year, db: Path) -> None:
+def test_verify_with_the_current_head_passes(year: Year, db: str) -> None:
     assert_clean(db, head=year.head)
     code, data = verify_cli_json(db, "--head", year.head.upper())
     assert code == 0 and data["expected_head_found_at"] == year.events
 
 
-def test_verify_with_the_head_status_printed_mid_year_passes(year: Year, db: Path) -> None:
+def test_verify_with_the_head_status_printed_mid_year_passes(year: Year, db: str) -> None:
     assert_clean(db, head=year.mid_year_head)
     code, data = verify_cli_json(db, "--head", year.mid_year_head)
     assert code == 0 and data["expected_head_found_at"] == year.at["a payment mid-year"] + 27
@@ -622,13 +754,13 @@ def test_verify_with_the_head_status_printed_mid_year_passes(year: Year, db: Pat
     assert "everything up to it is unchanged" in text.stdout
 
 
-def test_verify_with_the_empty_ledgers_head_passes(db: Path) -> None:
+def test_verify_with_the_empty_ledgers_head_passes(db: str) -> None:
     assert_clean(db, head=GENESIS)
     assert verify_cli_json(db, "--head", GENESIS)[1]["expected_head_found_at"] == 0
 
 
-def test_verify_with_another_ledgers_head_fails(year: Year, db: Path, tmp_path: Path) -> None:
-    with Pulje(str(tmp_path / "other.db"), "someone else", clock=TickingClock()) as other:
+def test_verify_with_another_ledgers_head_fails(year: Year, db: str, new_ledger_db: Any) -> None:
+    with Pulje(new_ledger_db("other"), "someone else", clock=TickingClock()) as other:
         other.import_plan(PLAN_2022)
         foreign = other.award(
             pool="VP", year=2022, recipient="Andet sted", purpose="Noget andet", area=None, amount=Money.kroner(10),
@@ -647,7 +779,7 @@ def test_verify_with_another_ledgers_head_fails(year: Year, db: Path, tmp_path: 
     ["abc", "a" * 63, "a" * 65, "g" * 64, "0x" + "0" * 62, "", "é" * 64, " "],
     ids=["abc", "63-hex", "65-hex", "non-hex", "0x", "empty", "non-ascii", "blank"],
 )
-def test_a_malformed_head_is_a_usage_error_in_one_line(db: Path, head: str) -> None:
+def test_a_malformed_head_is_a_usage_error_in_one_line(db: str, head: str) -> None:
     result = verify_cli(db, "--head", head, fmt="table")
     assert result.exit_code == 2, explain(result)
     assert result.stdout == ""
@@ -659,83 +791,95 @@ def test_a_malformed_head_is_a_usage_error_in_one_line(db: Path, head: str) -> N
 # ---------------------------------------------------------------------- verify writes nothing
 
 
-def fingerprint(path: Path) -> dict[str, Any]:
-    files = sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name))
-    with closing(path) as conn:
-        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        counts = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
-        head = conn.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1").fetchone()
-        tracking = conn.execute("SELECT * FROM tracking ORDER BY application_name").fetchall()
-    return {
-        "files": files, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "counts": counts, "head": head,
-        "tracking": tracking,
+def fingerprint(sql: RawSQL) -> dict[str, Any]:
+    """Everything a write could change: every table's rows (and on SQLite the file's bytes, on PostgreSQL
+    the schema's relations and sequences)."""
+    tables = table_names(sql)
+    found: dict[str, Any] = {
+        "tables": tables,
+        "rows": {
+            t: hashlib.sha256("\n".join(sorted(map(repr, sql.run(f"SELECT * FROM {t}")))).encode()).hexdigest()
+            for t in tables
+        },
+        "counts": {t: sql.run(f"SELECT count(*) FROM {t}")[0][0] for t in tables},
+        "head": sql.run("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1"),
+        "tracking": sql.run("SELECT * FROM {tracking} ORDER BY application_name"),
     }
+    if sql.postgres:
+        found["relations"] = sql.run(
+            "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() ORDER BY c.relname"
+        )
+        found["sequences"] = sql.run(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = current_schema() ORDER BY 1"
+        )
+    else:
+        path = Path(sql.db)
+        found["files"] = sorted(p.name for p in path.parent.iterdir() if p.name.startswith(path.name))
+        found["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
 
 
-def test_verify_writes_nothing_to_a_clean_ledger(year: Year, db: Path) -> None:
-    before = fingerprint(db)
-    assert before["files"] == ["ledger.db"]
+def test_verify_writes_nothing_to_a_clean_ledger(year: Year, db: str, sql: RawSQL) -> None:
+    before = fingerprint(sql)
+    if not sql.postgres:
+        assert before["files"] == ["ledger.db"]
     assert verify_service(db).ok
     assert verify_cli_json(db, "--head", year.mid_year_head)[0] == 0
     assert verify_cli(db, fmt="table").exit_code == 0
-    assert fingerprint(db) == before
+    assert fingerprint(sql) == before
 
 
-def test_verify_writes_nothing_to_a_tampered_ledger_either(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        conn.execute("DELETE FROM event_chain WHERE position = ?", (year.at["the return"],))
-        conn.execute("DELETE FROM view_grants WHERE number = 'BTP-2022-001'")
-    before = fingerprint(db)
+def test_verify_writes_nothing_to_a_tampered_ledger_either(year: Year, db: str, sql: RawSQL) -> None:
+    sql.run("DELETE FROM event_chain WHERE position = ?", (year.at["the return"],))
+    sql.run("DELETE FROM view_grants WHERE number = 'BTP-2022-001'")
+    before = fingerprint(sql)
     assert not verify_service(db).ok
     assert verify_cli_json(db)[0] == 1
     assert verify_cli_json(db, "--head", year.head)[0] == 1
-    assert fingerprint(db) == before
+    assert fingerprint(sql) == before
 
 
 # ---------------------------------------------------------------------- what no unkeyed chain can see
 
 
-def append_linked(conn: sqlite3.Connection, year: Year, oid: str, topic: str, state: bytes) -> int:
+def append_linked(sql: RawSQL, year: Year, oid: Any, topic: str, state: bytes) -> int:
     """Append one event with a correct chain row, as a forger who read ledger/chain.py would."""
-    version = next_version(conn, oid)
-    rowid = insert_event(conn, (oid, version, topic, state))
+    version = next_version(sql, oid)
+    rowid = insert_event(sql, (oid, version, topic, state))
     position = year.events + 1
-    insert_chain_row(conn, position, rowid, link(year.head, position, UUID(oid), version, topic, state))
+    insert_chain_row(sql, position, rowid, link(year.head, position, UUID(str(oid)), version, topic, state))
     return position
 
 
-def test_an_award_appended_with_a_correct_link_is_invisible_even_to_an_earlier_head(year: Year, db: Path) -> None:
-    """The chain has no secret: whoever can write the file can extend it as the program would.
+def test_an_award_appended_with_a_correct_link_is_invisible_even_to_an_earlier_head(
+    year: Year, db: str, sql: RawSQL
+) -> None:
+    """The chain has no secret: whoever can write the ledger can extend it as the program would.
 
     `--head` proves that what was there is unchanged, not that nothing was added
     after it; an appended event that breaks no rule passes every check.
     """
-    with behind_the_programs_back(db) as conn:
-        (videnspulje,) = [
-            oid for oid, state in conn.execute(
-                "SELECT originator_id, state FROM stored_events WHERE topic = ?", (f"{POOL_TOPIC}.Opened",)
-            )
-            if b'"code":"VP"' in state
-        ]
-        position = append_linked(
-            conn, year, videnspulje, f"{POOL_TOPIC}.GrantAwarded",
-            forged_state(
-                date="2022-12-01", decided_by=AG, decision_ref="AG X", number="VP-2022-001", recipient="Forfalskeren",
-                purpose="Intet", area=None, requested=None, amount=500000,
-            ),
-        )
+    opened = sql.run("SELECT originator_id, state FROM {events} WHERE topic = ?", (f"{POOL_TOPIC}.Opened",))
+    (videnspulje,) = [oid for oid, state in opened if b'"code":"VP"' in bytes(state)]
+    position = append_linked(
+        sql, year, videnspulje, f"{POOL_TOPIC}.GrantAwarded",
+        forged_state(
+            date="2022-12-01", decided_by=AG, decision_ref="AG X", number="VP-2022-001", recipient="Forfalskeren",
+            purpose="Intet", area=None, requested=None, amount=500000,
+        ),
+    )
     report = verify_service(db, year.head)
     assert report.ok and report.head[0] == position and report.head_found == year.events
     assert verify_cli_json(db, "--head", year.head)[0] == 0
 
 
-def test_a_payment_appended_after_the_pools_close_breaks_a_rule(year: Year, db: Path) -> None:
-    with behind_the_programs_back(db) as conn:
-        pool = stored_event(conn, year.at["the close"])[0]
-        append_linked(
-            conn, year, pool, f"{POOL_TOPIC}.GrantDisbursed",
-            forged_state(date="2022-12-20", number="BTP-2022-005", amount=100000, payment_ref="Bilag 999"),
-        )
+def test_a_payment_appended_after_the_pools_close_breaks_a_rule(year: Year, db: str, sql: RawSQL) -> None:
+    pool = stored_event(sql, year.at["the close"])[0]
+    append_linked(
+        sql, year, pool, f"{POOL_TOPIC}.GrantDisbursed",
+        forged_state(date="2022-12-20", number="BTP-2022-005", amount=100000, payment_ref="Bilag 999"),
+    )
     report = verify_service(db)
     assert not report.ok and report.problems[0].check in ("rules", "replay"), report.problems
     assert verify_cli_json(db)[0] == 1
@@ -799,9 +943,16 @@ commands = st.lists(
 )
 
 
+@pytest.fixture(scope="module")
+def small_plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    plan = tmp_path_factory.mktemp("small-plan") / "plan.toml"
+    plan.write_text(SMALL_PLAN, encoding="utf-8")
+    return plan
+
+
 @dataclass
 class Template:
-    """A small ledger with its plan adopted, copied for every example."""
+    """A small SQLite ledger with its plan adopted, copied for every example."""
 
     path: Path
     scratch: Path
@@ -809,12 +960,10 @@ class Template:
 
 
 @pytest.fixture(scope="module")
-def small_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+def small_template(tmp_path_factory: pytest.TempPathFactory, small_plan: Path) -> Template:
     folder = tmp_path_factory.mktemp("small")
-    plan = folder / "plan.toml"
-    plan.write_text(SMALL_PLAN, encoding="utf-8")
     with Pulje(str(folder / "template.db"), "sekretariatet", clock=TickingClock()) as session:
-        session.import_plan(plan)
+        session.import_plan(small_plan)
     scratch = folder / "examples"
     scratch.mkdir()
     return Template(folder / "template.db", scratch, itertools.count())
@@ -856,29 +1005,55 @@ def play(session: Pulje, command: tuple[Any, ...], grants: list[str], recorded: 
     return session.close_pool(pool="BP", year=2022, date=date, decided_by=AG, decision_ref="AG")
 
 
+def play_and_verify(db: str, script: list[tuple[Any, ...]], plan: Path | None = None) -> None:
+    """Play the script on the ledger (adopting `plan` first if given); service and command line find it clean."""
+    grants: list[str] = []
+    recorded: list[int] = []
+    clock = TickingClock(dt.datetime(2022, 2, 1, tzinfo=dt.timezone.utc))
+    with Pulje(db, "sekretariatet", clock=clock) as session:
+        if plan is not None:
+            session.import_plan(plan)
+        refused = 0
+        for command in script:
+            try:
+                recorded.append(play(session, command, grants, recorded).sequence)
+            except DomainError:
+                refused += 1
+        event(f"commands recorded: {len(script) - refused}")
+        report = session.verify()
+        assert report.ok, [str(p) for p in report.problems[:5]]
+        assert report.head == session.ledger.store.head()
+    result = verify_cli(db, fmt="table")
+    assert result.exit_code == 0, explain(result)
+
+
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(script=commands)
-def test_a_thousand_random_clean_ledgers_all_verify(small_template: Template, script: list[tuple[Any, ...]]) -> None:
+def test_a_thousand_random_clean_ledgers_all_verify_on_sqlite(
+    small_template: Template, script: list[tuple[Any, ...]]
+) -> None:
     folder = small_template.scratch / str(next(small_template.counter))
     folder.mkdir()
     path = folder / "ledger.db"
     shutil.copy(small_template.path, path)
     try:
-        grants: list[str] = []
-        recorded: list[int] = []
-        clock = TickingClock(dt.datetime(2022, 2, 1, tzinfo=dt.timezone.utc))
-        with Pulje(str(path), "sekretariatet", clock=clock) as session:
-            refused = 0
-            for command in script:
-                try:
-                    recorded.append(play(session, command, grants, recorded).sequence)
-                except DomainError:
-                    refused += 1
-            event(f"commands recorded: {len(script) - refused}")
-            report = session.verify()
-            assert report.ok, [str(p) for p in report.problems[:5]]
-            assert report.head == session.ledger.store.head()
-        result = verify_cli(path, fmt="table")
-        assert result.exit_code == 0, explain(result)
+        play_and_verify(str(path), script)
     finally:
         shutil.rmtree(folder)
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> str:
+    return _postgres_base()
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(script=commands)
+def test_fifty_random_clean_ledgers_all_verify_on_postgresql(
+    postgres_server: str, small_plan: Path, script: list[tuple[Any, ...]]
+) -> None:
+    schema = PostgresSchema(postgres_server)
+    try:
+        play_and_verify(schema.url, script, plan=small_plan)
+    finally:
+        schema.drop()
