@@ -6,10 +6,10 @@ state exactly as stored (a JSON text). Importing it into an empty ledger
 writes the same bytes in the same order, so the chain and the head come out
 identical, and with them every view and report.
 
-An import checks the whole file before it writes anything: every line's
-shape, the positions, every hash, that every event reads and replays, every
-rule, and the header's count and head. A file that fails is refused with the
-line that is wrong; nothing is written.
+An import checks every line's shape, the positions, every hash, that every
+event reads and replays, every rule, and the header's count and head, in the
+one transaction that writes them: a file that fails is refused with the line
+that is wrong, and the transaction is rolled back, so nothing is written.
 """
 
 from __future__ import annotations
@@ -124,61 +124,65 @@ def read_records(lines: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield number, record
 
 
-def check_file(path: str, mapper: Any, progress: Callable[[int], None] | None = None) -> Header:
-    """Read the whole file and check it as `verify` checks a ledger; raises on the first problem."""
-    report = VerifyReport()
-    walker = Walker(mapper, report)
-    with open(path, encoding="utf-8", newline="") as lines:
-        header = read_header(lines.readline())
-        report.expected_head = header.head
-        for number, record in read_records(lines):
-            before = len(report.problems)
-            problem = walker.position(record["position"], record["hash"])
-            walker.event(
-                problem, record["position"], record["hash"], record["originator_id"], record["originator_version"],
-                record["topic"], record["state"].encode("utf-8"),
-            )
-            if len(report.problems) > before:
-                first = report.problems[before]
-                raise ImportVerificationError(f"line {number}: {first.message}", report)
-            if progress is not None and report.events % 1000 == 0:
-                progress(1000)
-    if report.events != header.events:
-        raise ImportFileError(
-            f"the file holds {report.events} events but its header says {header.events} (cut short or added to)"
-        )
-    if report.head[1].lower() != header.head and report.events:
-        raise ImportVerificationError("the last event's hash is not the head the header names", report)
-    walker.finish()
-    if report.problems:
-        raise ImportVerificationError(f"the events break a rule: {report.problems[0].message}", report)
-    return header
-
-
 def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None = None) -> Header:
-    """Check the file, then write every event in one transaction; returns its header."""
+    """Check and write every event in one pass and one transaction; returns the file's header.
+
+    Each line is checked as it is read (shape, position, hash, that the event
+    reads and replays) and written; the rules over the whole history, the
+    count and the head are checked at the end. Any problem raises before the
+    transaction commits, so a refused file leaves the target as it was. Each
+    event is decoded once: the same event object checks the replay and
+    updates the read models.
+    """
+    from ledger.views import follow
+
     if ledger.store.head()[0] or ledger.recorder.max_notification_id():
         raise ImportRefusedError("the target ledger is not empty; import into a new --db")
-    header = check_file(path, ledger.mapper, progress)
     recorder = ledger.recorder
-    with ledger.store.write() as c, open(path, encoding="utf-8", newline="") as lines:
-        lines.readline()
-        page: list[StoredEvent] = []
-        for _, record in read_records(lines):
-            page.append(
-                StoredEvent(
-                    originator_id=UUID(record["originator_id"]), originator_version=record["originator_version"],
-                    topic=record["topic"], state=record["state"].encode("utf-8"),
+    report = VerifyReport()
+    walker = Walker(ledger.mapper, report)
+    decoded: dict[int, Any] = {}
+    hook = recorder.on_recorded
+    recorder.on_recorded = lambda native, rows: follow(
+        ledger.store, ledger.tracking, lambda stored: decoded[id(stored)], native, rows
+    )
+    try:
+        with ledger.store.write() as c, open(path, encoding="utf-8", newline="") as lines:
+            header = read_header(lines.readline())
+            report.expected_head = header.head
+            page: list[StoredEvent] = []
+            for number, record in read_records(lines):
+                before = len(report.problems)
+                state = record["state"].encode("utf-8")
+                problem = walker.position(record["position"], record["hash"])
+                event = walker.event(
+                    problem, record["position"], record["hash"], record["originator_id"],
+                    record["originator_version"], record["topic"], state,
                 )
-            )
-            if len(page) >= PAGE:
+                if len(report.problems) > before:
+                    raise ImportVerificationError(f"line {number}: {report.problems[before].message}", report)
+                stored = StoredEvent(
+                    originator_id=UUID(record["originator_id"]), originator_version=record["originator_version"],
+                    topic=record["topic"], state=state,
+                )
+                decoded[id(stored)] = event
+                page.append(stored)
+                if len(page) >= PAGE:
+                    recorder.record_in(c.native, page)
+                    page, decoded = [], {}
+                    if progress is not None:
+                        progress(PAGE)
+            if page:
                 recorder.record_in(c.native, page)
-                page = []
-        if page:
-            recorder.record_in(c.native, page)
-        c.execute("SELECT hash FROM event_chain ORDER BY position DESC LIMIT 1")
-        row = c.fetchone()
-        written = row[0] if row else None
-        if header.events and written != header.head:
-            raise ImportVerificationError("the written chain does not end in the file's head", VerifyReport())
+            if report.events != header.events:
+                raise ImportFileError(
+                    f"the file holds {report.events} events but its header says {header.events} (cut short or added to)"
+                )
+            if report.events and report.head[1].lower() != header.head:
+                raise ImportVerificationError("the last event's hash is not the head the header names", report)
+            walker.finish()
+            if report.problems:
+                raise ImportVerificationError(f"the events break a rule: {report.problems[0].message}", report)
+    finally:
+        recorder.on_recorded = hook
     return header
