@@ -46,12 +46,16 @@ class Session:
 
     def pulje(self, *, create: bool = True) -> Any:
         if self._pulje is None:
+            from cli.progress import TerminalProgress
             from ledger.service import Pulje
 
             self._pulje = Pulje(self.db, self.actor, create=create)
+            self._pulje.progress = self.bar = TerminalProgress("Bringing the read models up to date")
         return self._pulje
 
     def close(self) -> None:
+        if getattr(self, "bar", None) is not None:
+            self.bar.close()
         if self._pulje is not None:
             self._pulje.close()
 
@@ -93,6 +97,15 @@ def main(ctx: click.Context, db: str, actor: str) -> None:
 def _new_or_existing(ctx: click.Context) -> Any:
     """The session for `plan import`, the one command that may start a new ledger file."""
     return ctx.find_object(Session).pulje()
+
+
+def _bar(ctx: click.Context, label: str) -> Any:
+    """A progress bar for one long command, closed with the session."""
+    from cli.progress import TerminalProgress
+
+    bar = TerminalProgress(label)
+    ctx.call_on_close(bar.close)
+    return bar
 
 
 def _pulje(ctx: click.Context) -> Any:
@@ -539,7 +552,7 @@ def export(ctx: click.Context, fmt: str, output: str | None, force: bool) -> Non
     from cli.output import output_file
 
     with output_file(output, force) as out:
-        count = _pulje(ctx).export(fmt, out)
+        count = _pulje(ctx).export(fmt, out, _bar(ctx, "Exporting"))
     if output is not None:
         click.echo(f"Exported {count} events to {output}.", err=True)
 
@@ -555,7 +568,7 @@ def import_events(ctx: click.Context, file: str) -> None:
 
     Example: pulje --db copy.db import-events ledger-2022.jsonl
     """
-    header = _new_or_existing(ctx).import_events(file)
+    header = _new_or_existing(ctx).import_events(file, _bar(ctx, "Importing"))
     click.echo(f"Imported {header.events} events; head {header.head}.")
 
 
@@ -577,7 +590,7 @@ def verify(ctx: click.Context, expected_head: str | None, fmt: str) -> None:
     """
     from cli.output import verify_json, verify_text
 
-    report = _pulje(ctx).verify(expected_head=expected_head)
+    report = _pulje(ctx).verify(expected_head=expected_head, progress=_bar(ctx, "Verifying"))
     emit(fmt, verify_json(report), verify_text(report))
     ctx.exit(0 if report.ok else 1)
 

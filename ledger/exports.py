@@ -69,6 +69,8 @@ def stored_rows(ledger: Any, upto: int, page: int = PAGE) -> Iterator[tuple[int,
 def export_jsonl(ledger: Any, out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     """Write the whole log as JSON lines; returns how many events."""
     events, head = ledger.store.head()
+    if progress is not None and hasattr(progress, "start"):
+        progress.start(events)
     out.write(json.dumps({"format": FORMAT, "version": VERSION, "events": events, "head": head}) + "\n")
     count = 0
     for position, chain_hash, oid, version, topic, state in stored_rows(ledger, events):
@@ -150,6 +152,8 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
         with ledger.store.write() as c, open(path, encoding="utf-8", newline="") as lines:
             header = read_header(lines.readline())
             report.expected_head = header.head
+            if progress is not None and hasattr(progress, "start"):
+                progress.start(header.events)
             page: list[StoredEvent] = []
             for number, record in read_records(lines):
                 before = len(report.problems)

@@ -108,6 +108,8 @@ class Pulje:
         self.actor = actor
         self.clock = clock
         self._ledger: Ledger | None = None
+        #: Told about long catch-ups (a progress bar on a terminal); see cli/progress.py.
+        self.progress: Callable[[int], None] | None = None
 
     @property
     def ledger(self) -> Ledger:
@@ -146,7 +148,7 @@ class Pulje:
                 if cursor is not None:
                     yield ViewReader(cursor)
                     return
-        self.ledger.catch_up(progress)
+        self.ledger.catch_up(progress or self.progress)
         with self.ledger.store.read() as c:
             yield ViewReader(c)
 
@@ -385,6 +387,7 @@ class Pulje:
 
     def export(self, fmt: str, out: Any, progress: Callable[[int], None] | None = None) -> int:
         """Write every event as `jsonl`, `csv` or an hledger `journal`; returns how many."""
+        self.ledger.catch_up(progress)
         if fmt == "jsonl":
             from ledger.exports import export_jsonl
 

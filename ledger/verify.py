@@ -143,6 +143,8 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
         tracked = store.tracked(c, VIEWS)
         snapshots = _snapshots(c)
     report.snapshots = len(snapshots)
+    if progress is not None and hasattr(progress, "start"):
+        progress.start(store.head()[0])
     walker = Walker(ledger.mapper, report, snapshots)
     replayed = MemoryState()
     last_notification = 0

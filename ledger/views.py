@@ -211,8 +211,11 @@ def catch_up(
     from projections.fold import apply
 
     with store.read() as c:
-        if store.tracked(c, VIEWS) >= store.last_notification(c):
-            return 0
+        tracked, last = store.tracked(c, VIEWS), store.last_notification(c)
+    if tracked >= last:
+        return 0
+    if progress is not None and hasattr(progress, "start"):
+        progress.start(last - tracked)
     recorder = store.recorder
     applied = 0
     while True:
