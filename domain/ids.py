@@ -28,5 +28,5 @@ def command_key_id(key: str) -> UUID:
 
 
 def event_id(originator_id: UUID, version: int) -> UUID:
-    """A stable id for the event at `version` of an aggregate."""
+    """A stable id for the event at `version` of an aggregate (uuid5 of the version in the aggregate's namespace)."""
     return uuid5(originator_id, str(version))
