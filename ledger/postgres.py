@@ -124,7 +124,7 @@ class PostgresStore(Store):
             yield self._enter(conn)
 
     @contextmanager
-    def write(self) -> Iterator[Cursor]:
+    def write(self, *, cache_only: bool = False) -> Iterator[Cursor]:
         """A transaction holding the lock every writer of events takes."""
         if not self.can_write():
             raise ReadOnlyError("this database user may read the ledger but not write to it")

@@ -88,10 +88,23 @@ class Store:
             yield Cursor(raw, self)
 
     @contextmanager
-    def write(self) -> Iterator[Cursor]:
-        """A write transaction holding the writers' lock (BEGIN IMMEDIATE)."""
-        with self.datastore.transaction(commit=True) as raw:
-            yield Cursor(raw, self)
+    def write(self, *, cache_only: bool = False) -> Iterator[Cursor]:
+        """A write transaction holding the writers' lock (BEGIN IMMEDIATE).
+
+        `cache_only` is for transactions that write nothing but read models
+        (a catch-up): their commit need not wait for the disk (synchronous
+        NORMAL instead of FULL). A crash can lose such a commit, never corrupt
+        the file, and the views then simply catch up again.
+        """
+        with self.datastore.get_connection(commit=True) as conn:
+            if cache_only:
+                conn._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with conn.transaction(commit=True) as raw:
+                    yield Cursor(raw, self)
+            finally:
+                if cache_only:
+                    conn._sqlite_conn.execute("PRAGMA synchronous=FULL")
 
     def can_write(self) -> bool:
         return True

@@ -219,7 +219,7 @@ def catch_up(
     recorder = store.recorder
     applied = 0
     while True:
-        with store.write() as c:
+        with store.write(cache_only=True) as c:
             last = store.tracked(c, VIEWS)
             notifications = recorder.select_notifications(start=last + 1, limit=page_size)
             if not notifications:
