@@ -17,6 +17,7 @@ import click
 from cli.output import dump, emit, handle, recorded_json, recorded_text
 from cli.params import (
     AMOUNT,
+    FilePath,
     DATE,
     HASH,
     YEAR,
@@ -89,7 +90,9 @@ def main(ctx: click.Context, db: str, actor: str) -> None:
     Every budget allocation, reallocation and pool grant is an immutable
     event; balances, the audit trail and reports are derived from them.
     """
-    session = Session(db, actor)
+    if not actor.strip():
+        raise click.BadParameter("the actor must be a name, not empty", param_hint="'--actor'")
+    session = Session(db, actor.strip())
     ctx.obj = session
     ctx.call_on_close(session.close)
 
@@ -122,7 +125,7 @@ def plan() -> None:
 
 
 @plan.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("file", type=FilePath(dir_okay=False, path_type=str))
 @click.option("--date", type=DATE, default=None, help="Effective date of the adoption [default: 1 January of the plan year].")
 @click.option("--decision-ref", default=None, help="Reference of the adopting decision.")
 @key_option
@@ -505,7 +508,7 @@ def report() -> None:
 @click.option("--pool", default=None, metavar="POOL", help="Only this pool (id or code) [default: every pool of the plan].")
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json", "xlsx", "pdf"]), required=True,
               help="md, html (one self-contained file), json, xlsx or pdf (rendered from the html).")
-@click.option("--output", type=click.Path(dir_okay=False), required=True, help="The file to write.")
+@click.option("--output", type=FilePath(dir_okay=False), required=True, help="The file to write.")
 @click.option("--lang", type=click.Choice(["da", "en"]), default="da", show_default=True, help="Language of the report.")
 @click.option("--force", is_flag=True, help="Replace an existing output file.")
 @partnership_option
@@ -520,8 +523,10 @@ def report_ultimo(ctx: click.Context, year: int, pool: str | None, fmt: str, out
     Example: pulje report ultimo --year 2022 --format pdf --output ultimo-2022.pdf
     """
     from cli.output import output_file
+    from ledger.files import check_target
     from projections.report_render import render
 
+    check_target(output, force)  # before the work, not after it
     data = _pulje(ctx).ultimo(year=year, pool=pool, partnership=partnership, lang=lang)
     content = render(data, fmt)
     with output_file(output, force, binary=True) as out:
@@ -535,7 +540,7 @@ def report_ultimo(ctx: click.Context, year: int, pool: str | None, fmt: str, out
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "journal"]), required=True,
               help="jsonl: lossless (for import-events); csv: for spreadsheets; journal: for hledger.")
-@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
+@click.option("--output", type=FilePath(dir_okay=False), default=None, help="Write to FILE instead of stdout.")
 @click.option("--force", is_flag=True, help="Replace an existing --output file.")
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: str | None, force: bool) -> None:
@@ -558,7 +563,7 @@ def export(ctx: click.Context, fmt: str, output: str | None, force: bool) -> Non
 
 
 @main.command("import-events")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.argument("file", type=FilePath(exists=True, dir_okay=False, readable=True))
 @click.pass_context
 def import_events(ctx: click.Context, file: str) -> None:
     """Rebuild a ledger from a jsonl export, into a new (empty) ledger.

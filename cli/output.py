@@ -95,7 +95,8 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         return USAGE, f"Error: {period(str(error))}"
     from ledger.postgres import ReadOnlyError, StorageUnavailableError
 
-    if isinstance(error, ReadOnlyError) or "permission denied" in str(error).lower():
+    database_error = type(error).__module__.startswith(("eventsourcing", "psycopg"))
+    if isinstance(error, ReadOnlyError) or (database_error and "permission denied" in str(error).lower()):
         return STORAGE, "Refused: this database user may read the ledger but not change it (permission denied); use a role that may write."
     if isinstance(error, StorageUnavailableError):
         return STORAGE, f"Storage error: {period(str(error))}"
@@ -104,6 +105,8 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         "StorageConflictError", "ChainGapError", "OperationalError", "DatabaseError",
     ):
         return STORAGE, f"Storage error: {error}"
+    if isinstance(error, UnicodeError):
+        return USAGE, "Error: some text given is not valid UTF-8 (check the terminal's encoding); nothing was recorded."
     if isinstance(error, OSError):
         return STORAGE, f"Storage error: {error.strerror or error}: {error.filename or ''}".rstrip(": ")
     return None

@@ -96,16 +96,43 @@ class Timestamp(click.ParamType):
             )
         try:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
+            return moment.astimezone(dt.timezone.utc)
+        except (ValueError, OverflowError):
             self.fail(f"{value!r} is not a moment in the calendar", param, ctx)
-        return moment.astimezone(dt.timezone.utc)
+
+
+class FilePath(click.Path):
+    """click's Path that refuses a name with a NUL byte in one sentence instead of failing in os.stat."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if "\x00" in str(value):
+            self.fail(f"{str(value)!r} is not a file name (it holds a NUL byte)", param, ctx)
+        return super().convert(value, param, ctx)
 
 
 DATE = IsoDate()
 TIMESTAMP = Timestamp()
 HASH = ChainHash()
 AMOUNT = Amount()
-YEAR = click.IntRange(1900, 2200)
+class Year(click.ParamType):
+    """A year written with the digits 0-9, 1900-2200."""
+
+    name = "YEAR"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            year = value
+        else:
+            text = str(value).strip()
+            if not (len(text) == 4 and text.isascii() and text.isdigit()):
+                self.fail(f"{value!r} is not a year; write four digits, e.g. 2022", param, ctx)
+            year = int(text)
+        if not 1900 <= year <= 2200:
+            self.fail(f"{year} is not a year pulje keeps (1900-2200)", param, ctx)
+        return year
+
+
+YEAR = Year()
 
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,

@@ -23,6 +23,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from ledger.chain import is_hash
+from ledger.mapper import is_topic
 from ledger.verify import VerifyReport, Walker
 
 FORMAT = "pulje-events"
@@ -106,9 +107,25 @@ def read_header(line: str) -> Header:
     return Header(events, head.lower())
 
 
-def read_records(lines: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+MAX_NUMBER = 2**62
+
+
+def text_lines(lines: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """(line number, text) from a binary file, refusing what is not UTF-8 by its line."""
+    for number, raw in enumerate(lines, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if b"\x00" in raw:
+            raise ImportFileError(f"line {number} holds NUL bytes; an export is UTF-8 text")
+        try:
+            yield number, raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ImportFileError(f"line {number} is not UTF-8 text (byte {error.start + 1})") from None
+
+
+def read_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for each event line, checking its shape."""
-    for number, line in enumerate(lines, start=2):
+    for number, line in lines:
         if not line.strip():
             raise ImportFileError(f"line {number} is empty")
         try:
@@ -123,6 +140,11 @@ def read_records(lines: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise ImportFileError(f"line {number}: {name} must be {'a number' if kind is int else 'text'}")
         if not is_hash(record["hash"]):
             raise ImportFileError(f"line {number}: hash is not 64 hexadecimal digits")
+        for name in ("position", "originator_version"):
+            if not 1 <= record[name] <= MAX_NUMBER:
+                raise ImportFileError(f"line {number}: {name} {record[name]} is out of range")
+        if not is_topic(record["topic"]):
+            raise ImportFileError(f"line {number}: topic {record['topic'][:80]!r} is not a pulje event")
         yield number, record
 
 
@@ -149,8 +171,10 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
         ledger.store, ledger.tracking, lambda stored: decoded[id(stored)], native, rows
     )
     try:
-        with ledger.store.write() as c, open(path, encoding="utf-8", newline="") as lines:
-            header = read_header(lines.readline())
+        with ledger.store.write() as c, open(path, "rb") as raw:
+            lines = text_lines(raw)
+            first = next(lines, (1, ""))[1]
+            header = read_header(first)
             report.expected_head = header.head
             if progress is not None and hasattr(progress, "start"):
                 progress.start(header.events)

@@ -19,6 +19,8 @@ class OutputExistsError(Exception):
 
 
 def check_target(path: str, force: bool) -> str:
+    if "\x00" in path or not path.strip():
+        raise OutputExistsError(f"{path!r} is not a file name")
     target = os.path.abspath(path)
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
@@ -34,13 +36,19 @@ def check_target(path: str, force: bool) -> str:
 def atomic_file(path: str, force: bool, *, binary: bool = False) -> Iterator[Any]:
     """A file object whose content replaces `path` only when the block completes."""
     target = check_target(path, force)
-    fd, temporary = tempfile.mkstemp(prefix=".pulje-", dir=os.path.dirname(target))
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".pulje-", dir=os.path.dirname(target))
+    except OSError as error:
+        raise OutputExistsError(f"cannot write in {os.path.dirname(target)}: {error.strerror}") from None
     try:
         os.chmod(temporary, _mode_for(target))
         mode = {} if binary else {"encoding": "utf-8", "newline": ""}
         with os.fdopen(fd, "wb" if binary else "w", **mode) as out:
             yield out
-        os.replace(temporary, target)
+        try:
+            os.replace(temporary, target)
+        except OSError as error:
+            raise OutputExistsError(f"cannot write {path}: {error.strerror}") from None
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)

@@ -23,6 +23,19 @@ from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
 _IDS = {"originator_id", "originator_version"}
+
+#: The modules whose classes may be named by a stored topic. Reading an event
+#: resolves its topic, which imports a module: a topic from a forged file or a
+#: tampered row must never make pulje import anything else.
+EVENT_MODULES = ("domain.plan", "domain.pool", "domain.keys", "domain.base")
+
+
+def is_topic(topic: object) -> bool:
+    """Whether a stored topic names a class in one of pulje's event modules."""
+    if not isinstance(topic, str):
+        return False
+    module, colon, name = topic.partition(":")
+    return bool(colon) and module in EVENT_MODULES and bool(name) and all(p.isidentifier() for p in name.split("."))
 _CLASS_VERSION_KEY = b'"class_version":'
 
 
@@ -53,6 +66,8 @@ class PydanticMapper(Mapper[UUID]):
             data = self.cipher.decrypt(data)
         if self.compressor:
             data = self.compressor.decompress(data)
+        if not is_topic(stored_event.topic):
+            raise ValueError(f"{str(stored_event.topic)[:80]!r} is not the topic of a pulje event")
         cls = resolve_topic(stored_event.topic)
         return decode_event(cls, stored_event.originator_id, stored_event.originator_version, data)
 

@@ -72,6 +72,8 @@ def read_plan_file(path: str | Path) -> PlanFile:
         raise PlanFileError(str(path), [f"{path}: is a folder, not a plan file"], unreadable=True) from None
     except OSError as error:
         raise PlanFileError(str(path), [f"{path}: cannot be read ({error.strerror})"], unreadable=True) from None
+    except ValueError:
+        raise PlanFileError(repr(str(path)), [f"{str(path)!r}: is not a file name"], unreadable=True) from None
     if raw is None:
         raise PlanFileError(str(path), [f"{name}: larger than 5 MB; a plan file is a few kB of TOML"], unreadable=True)
     return parse_plan(raw, name)

@@ -133,12 +133,13 @@ class ViewReader:
 
     def head_before(self, moment: Any) -> tuple[int, str]:
         """The head as it stood at a moment: the last event recorded before it."""
-        stamp = moment.isoformat().replace("+00:00", "Z")
+        import datetime as dt
+
         found = (0, GENESIS)
         self.c.execute("SELECT sequence, data FROM view_audit ORDER BY sequence")
         for sequence, data in self.c.fetchall():
             row = json.loads(data)
-            if row["recorded_at"] < stamp:
+            if dt.datetime.fromisoformat(row["recorded_at"].replace("Z", "+00:00")) < moment:
                 found = (sequence, row["hash"])
         return found
 

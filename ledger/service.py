@@ -9,6 +9,7 @@ read models current. Reading methods return rows for `projections.render`.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ def ledger_env(db: str, *, create: bool = True) -> dict[str, str]:
     than a new empty one.
     """
     text = db.strip()
+    if "\x00" in text or not text:
+        raise LocationError("the --db value is empty or holds a NUL character; give a file path or a postgresql:// URL")
     if "://" in text:
         scheme = text.split("://", 1)[0].lower()
         if scheme not in ("postgresql", "postgres"):
@@ -265,6 +268,8 @@ class Pulje:
 
         text = event.strip().lstrip("#")
         if text.isascii() and text.isdigit():
+            if len(text) > 18:
+                raise NotFoundError(f"no event with sequence number {text}")
             found = self.ledger.store.locate(int(text))
             if found is None:
                 raise NotFoundError(f"no event with sequence number {text}")
@@ -424,7 +429,18 @@ class Pulje:
         """Rebuild a ledger from a `jsonl` export, into this empty ledger."""
         from ledger.exports import import_events
 
-        header = import_events(self.ledger, path, progress)
+        new_file = self.env.get("SQLITE_DBNAME")
+        fresh = bool(new_file) and (not os.path.exists(new_file) or os.path.getsize(new_file) == 0)
+        try:
+            header = import_events(self.ledger, path, progress)
+        except BaseException:
+            if fresh:
+                # A refused import into a new file leaves no ledger behind (the events were rolled back).
+                self.close()
+                for suffix in ("", "-wal", "-shm"):
+                    if os.path.exists(f"{new_file}{suffix}"):
+                        os.remove(f"{new_file}{suffix}")
+            raise
         self.ledger.catch_up(progress)
         return header
 

@@ -277,6 +277,9 @@ def _replay(
     except Exception as error:  # noqa: BLE001 - unreadable stored bytes are a finding, not a crash
         problem("replay", f"the stored event cannot be read as a pulje event ({type(error).__name__})")
         return None
+    if oid not in aggregates and version != 1:
+        problem("replay", f"the history of aggregate {oid} starts at version {version}, not 1")
+        return event
     try:
         aggregates[oid] = event.mutate(aggregates.get(oid))
     except Exception as error:  # noqa: BLE001

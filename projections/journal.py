@@ -41,7 +41,12 @@ def name_part(text: str) -> str:
     for bad, good in ((":", "-"), (";", ","), ("(", ""), (")", ""), ("[", ""), ("]", ""), ("=", "-"), ("*", ""), ("!", "")):
         cleaned = cleaned.replace(bad, good)
     cleaned = " ".join(cleaned.split())
-    return cleaned[:80] or "-"
+    if len(cleaned) > 80:
+        # Long names are cut; a short digest of the whole keeps two names that differ late apart.
+        import hashlib
+
+        cleaned = f"{cleaned[:70]} #{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return cleaned or "-"
 
 
 def description(text: str) -> str:

@@ -48,9 +48,13 @@ def area_name(key: str, t: dict[str, Any]) -> str:
 
 
 def md_cell(value: Any) -> str:
-    """One Markdown table cell: one line, pipes and HTML made harmless."""
+    """One Markdown table cell: one line, pipes and HTML made harmless, no direction overrides."""
+    import unicodedata
+
     text = "" if value is None else str(value)
-    text = " ".join("".join(" " if ord(c) < 32 or c in "\u2028\u2029\x7f" else c for c in text).split())
+    text = " ".join(
+        "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text).split()
+    )
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
         .replace("`", "\\`").replace("*", "\\*").replace("_", "\\_").replace("[", "\\[")
@@ -244,7 +248,17 @@ SHEETS = {
 
 
 def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A text cell that no spreadsheet runs as a formula and every workbook can hold.
+
+    Characters XML 1.0 cannot carry (NUL, ESC, BEL, ...) become U+FFFD; a
+    leading `=`, `+`, `-`, `@`, tab or carriage return gets an apostrophe.
+    """
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 
