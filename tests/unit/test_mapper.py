@@ -14,7 +14,9 @@ from domain.base import Aggregate
 from domain.money import Money
 from domain.plan import LineTerms, Plan, PoolTerms, YearBudget
 from domain.pool import Pool
-from ledger.mapper import PydanticMapper
+from ledger.mapper import PydanticMapper, allow_event_module
+
+allow_event_module(__name__)
 
 NOW = dt.datetime(2022, 3, 1, 9, 30, tzinfo=dt.timezone.utc)
 DAY = dt.date(2022, 3, 1)
