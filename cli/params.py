@@ -39,11 +39,11 @@ class IsoDate(click.ParamType):
             return value
         text = str(value).strip()
         if not _ISO_DATE.fullmatch(text):
-            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2022-03-01", param, ctx)
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2022-03-01.", param, ctx)
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            self.fail(f"{value!r} is not a date in the calendar", param, ctx)
+            self.fail(f"{value!r} is not a date in the calendar.", param, ctx)
 
 
 class Amount(click.ParamType):
@@ -71,7 +71,7 @@ class ChainHash(click.ParamType):
     def convert(self, value: Any, param: Any, ctx: Any) -> str:
         text = str(value).strip()
         if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
-            self.fail(f"{value!r} is not a head: a head is 64 hexadecimal digits (0-9, a-f)", param, ctx)
+            self.fail(f"{value!r} is not a head: a head is 64 hexadecimal digits (0-9, a-f).", param, ctx)
         return text.lower()
 
 
@@ -88,17 +88,17 @@ class Timestamp(click.ParamType):
             try:
                 return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(0), dt.timezone.utc)
             except ValueError:
-                self.fail(f"{value!r} is not a date in the calendar", param, ctx)
+                self.fail(f"{value!r} is not a date in the calendar.", param, ctx)
         if not text.isascii() or not _ISO_MOMENT.fullmatch(text):
             self.fail(
-                f"{value!r} is not a timestamp; write e.g. 2023-01-15T12:00:00Z, 2023-01-15T13:00+01:00 or 2023-01-15",
+                f"{value!r} is not a timestamp; write e.g. 2023-01-15T12:00:00Z, 2023-01-15T13:00+01:00 or 2023-01-15.",
                 param, ctx,
             )
         try:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
             return moment.astimezone(dt.timezone.utc)
         except (ValueError, OverflowError):
-            self.fail(f"{value!r} is not a moment in the calendar", param, ctx)
+            self.fail(f"{value!r} is not a moment in the calendar.", param, ctx)
 
 
 class FilePath(click.Path):
@@ -106,7 +106,7 @@ class FilePath(click.Path):
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if "\x00" in str(value):
-            self.fail(f"{str(value)!r} is not a file name (it holds a NUL byte)", param, ctx)
+            self.fail(f"{str(value)!r} is not a file name (it holds a NUL byte).", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -125,10 +125,10 @@ class Year(click.ParamType):
         else:
             text = str(value).strip()
             if not (len(text) == 4 and text.isascii() and text.isdigit()):
-                self.fail(f"{value!r} is not a year; write four digits, e.g. 2022", param, ctx)
+                self.fail(f"{value!r} is not a year; write four digits, e.g. 2022.", param, ctx)
             year = int(text)
         if not 1900 <= year <= 2200:
-            self.fail(f"{year} is not a year pulje keeps (1900-2200)", param, ctx)
+            self.fail(f"{year} is not a year pulje keeps (1900-2200).", param, ctx)
         return year
 
 

@@ -206,7 +206,9 @@ class LedgerPostgresFactory(PostgresFactory):
                     from ledger.service import LocationError
 
                     raise LocationError(f"there is no ledger in {self.shown}; start one with `pulje plan import FILE`")
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                # CREATE SCHEMA IF NOT EXISTS asks for the right to create even when the schema is there
+                if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone():
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
                 return True
         except psycopg.Error as error:
             raise StorageUnavailableError(f"cannot use {self.shown}: {first_line(error)}") from None
