@@ -10,16 +10,25 @@ subprocesses the median wall time and peak memory of several runs of:
 `pulje status`, `pulje pool show`, `pulje report ultimo --format json`,
 `pulje verify`, the first catch-up of the read models (views dropped, then one
 `pulje status`), `pulje import-events` of the jsonl export, and `hledger bal`
-(and `bean-query` balances, where installed) on the journal. Ratios are
-pulje / peer: below 1 means pulje is faster. Also times `pulje --help`, a bare
-interpreter and `pulje status` on the 2022 demo ledger, for the warm-read and
-start-up targets.
+on the journal. Where Beancount is installed (`bean-query` next to this
+interpreter or on PATH), the journal is also converted by bench/beancount.py
+(cached as bench/.data/N.beancount), checked once (bean-check reports no
+errors; its balances per account and per partnership and year equal those of
+`hledger bal`, else the run stops), and timed: `bean-query` balances per
+account and `bean-check`, uncached (Beancount's pickle cache
+.N.beancount.picklecache deleted and disabled before each run) and, for
+bean-query, cached (cache written once beforehand, then hit by every run).
+Ratios are pulje / peer: below 1 means pulje is faster. Also times `pulje
+--help`, a bare interpreter and `pulje status` on the 2022 demo ledger, for
+the warm-read and start-up targets.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
+import io
 import json
 import os
 import platform
@@ -30,11 +39,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import beancount as to_beancount  # the converter, not the Beancount package
+
 DATA = ROOT / "bench" / ".data"
 PULJE = str(Path(sys.executable).with_name("pulje"))
+BALANCES = "SELECT account, sum(position) GROUP BY account"
+PEERS = ("hledger bal", "bean-query balances", "bean-query balances, cached")
 
 
 def measure(command: list[str], runs: int, *, before: object = None, env: dict | None = None) -> tuple[float, float]:
@@ -70,6 +86,106 @@ def exports_for(db: Path) -> tuple[Path, Path]:
             subprocess.run([PULJE, "--db", str(db), "export", "--format", fmt, "--output", str(path)], check=True,
                            capture_output=True)
     return journal, jsonl
+
+
+def tool(name: str) -> str | None:
+    """A command next to this interpreter (the venv's), else on PATH."""
+    local = Path(sys.executable).with_name(name)
+    return str(local) if local.exists() else shutil.which(name)
+
+
+def beancount_for(journal: Path) -> Path:
+    """The journal converted by bench/beancount.py; redone when the journal or the converter is newer."""
+    target = journal.with_suffix(".beancount")
+    sources = (journal, Path(to_beancount.__file__))
+    if not target.exists() or target.stat().st_mtime < max(p.stat().st_mtime for p in sources):
+        to_beancount.convert(journal, target)
+    return target
+
+
+def beancount_python(command: str) -> str:
+    """The interpreter that runs a Beancount script (its shebang), to write its cache with the same version."""
+    if Path(command).parent == Path(sys.executable).parent:
+        return sys.executable
+    first = Path(command).read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+    words = first[2:].split() if first.startswith("#!") else []
+    if words and Path(words[0]).name == "env":
+        words = words[1:]
+    return words[0] if words else sys.executable
+
+
+def pickle_cache(ledger: Path) -> Path:
+    """Where beancount.loader keeps its cache of a loaded file (its default pattern .{filename}.picklecache)."""
+    return ledger.with_name(f".{ledger.name}.picklecache")
+
+
+def no_pickle_cache(ledger: Path) -> None:
+    pickle_cache(ledger).unlink(missing_ok=True)
+
+
+def warm_pickle_cache(python: str, ledger: Path) -> os.stat_result | None:
+    """Write Beancount's cache for the file even when loading takes less than its 1 s threshold (None if that fails)."""
+    no_pickle_cache(ledger)
+    code = ("import sys, beancount.loader as loader; loader.PICKLE_CACHE_THRESHOLD = 0; loader.initialize(True); "
+            "loader.load_file(sys.argv[1])")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BEANCOUNT_")}
+    proc = subprocess.run([python, "-I", "-c", code, str(ledger)], check=False, capture_output=True, env=env)
+    return pickle_cache(ledger).stat() if proc.returncode == 0 and pickle_cache(ledger).exists() else None
+
+
+def amounts(text: str) -> dict[str, Decimal]:
+    """Account -> amount from CSV rows `account,amount`, zero amounts (and hledger's total row) left out."""
+    out = {}
+    for row in list(csv.reader(io.StringIO(text)))[1:]:
+        if len(row) != 2:
+            raise SystemExit(f"unexpected balance row {row!r} (more than one commodity?)")
+        name, value = row[0], Decimal(row[1].strip().removesuffix(" DKK").strip() or "0")
+        if name != "total" and value:
+            out[name] = value
+    return out
+
+
+def check_beancount(journal: Path, ledger: Path, bean_query: str, bean_check: str | None) -> str:
+    """bean-check finds no errors, and bean-query's balances equal hledger's: per account and per partnership/year."""
+    notes = []
+    env = {**os.environ, "BEANCOUNT_DISABLE_LOAD_CACHE": "1"}
+    if bean_check:
+        proc = subprocess.run([bean_check, str(ledger)], check=False, capture_output=True, text=True, env=env)
+        if proc.returncode or proc.stdout.strip() or proc.stderr.strip():
+            raise SystemExit(f"bean-check {ledger} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-2000:]}")
+        notes.append("bean-check: no errors")
+    if not shutil.which("hledger"):
+        return "; ".join(notes + ["balances not compared (no hledger)"])
+    query = subprocess.run([bean_query, "-f", "csv", "-m", str(ledger), BALANCES], capture_output=True, text=True,
+                           env=env, check=True)
+    beancount = amounts(query.stdout)
+    hledger = {
+        to_beancount.account(name): value
+        for name, value in amounts(subprocess.run(["hledger", "-f", str(journal), "bal", "-O", "csv"], capture_output=True,
+                                                  text=True, check=True).stdout).items()
+    }
+    totals: dict[str, Decimal] = {}
+    for name, value in beancount.items():  # Assets:Plan:<partnership>:<year>, Equity:Finansiering:<partnership>:<year>
+        key = ":".join(name.split(":")[:4])
+        totals[key] = totals.get(key, Decimal(0)) + value
+    totals = {name: value for name, value in totals.items() if value}
+    hledger_totals = {
+        to_beancount.account(name): value
+        for name, value in amounts(subprocess.run(["hledger", "-f", str(journal), "bal", "--depth", "3", "-O", "csv"],
+                                                  capture_output=True, text=True, check=True).stdout).items()
+    }
+    for what, ours, theirs in (("account", beancount, hledger), ("partnership/year", totals, hledger_totals)):
+        if ours != theirs:
+            diff = sorted(
+                f"{name}: bean-query {ours.get(name, 0)}, hledger {theirs.get(name, 0)}"
+                for name in ours.keys() | theirs.keys() if ours.get(name) != theirs.get(name)
+            )
+            raise SystemExit(f"Beancount and hledger disagree per {what} on {ledger.name} ({len(diff)} differ):\n"
+                             + "\n".join(diff[:20]))
+    plans = sum(1 for name in totals if name.startswith("Assets:Plan:"))
+    notes.append(f"bean-query balances agree with hledger bal: {len(beancount):,} non-zero accounts, "
+                 f"{plans} partnership/year totals under Assets:Plan (and their Equity:Finansiering)")
+    return "; ".join(notes)
 
 
 def a_pool(db: Path) -> tuple[str, int]:
@@ -125,10 +241,32 @@ def bench_size(size: int, runs: int) -> dict:
                                              before=no_target)
     if shutil.which("hledger"):
         results["hledger bal"] = measure(["hledger", "-f", str(journal), "bal"], runs)
-    if shutil.which("bean-query"):
-        results["bean-query balances"] = measure(["bean-query", str(db.with_suffix(".beancount")), "balances"], runs)
+    notes = []
+    bean_query, bean_check = tool("bean-query"), tool("bean-check")
+    if bean_query:
+        ledger = beancount_for(journal)
+        notes.append(check_beancount(journal, ledger, bean_query, bean_check))
+        print(f"{size}: {notes[-1]}", file=sys.stderr)
+        uncached = {**os.environ, "BEANCOUNT_DISABLE_LOAD_CACHE": "1"}
+        results["bean-query balances"] = measure([bean_query, str(ledger), BALANCES], runs, env=uncached,
+                                                 before=lambda: no_pickle_cache(ledger))
+        if bean_check:
+            results["bean-check"] = measure([bean_check, str(ledger)], runs, env=uncached,
+                                            before=lambda: no_pickle_cache(ledger))
+        cached = {k: v for k, v in os.environ.items() if not k.startswith("BEANCOUNT_")}
+        warm = warm_pickle_cache(beancount_python(bean_query), ledger)
+        if warm is None:
+            notes.append("Beancount's pickle cache could not be written, so no cached row")
+        else:
+            figures = measure([bean_query, str(ledger), BALANCES], runs, env=cached)
+            after = pickle_cache(ledger).stat() if pickle_cache(ledger).exists() else None
+            if after and (after.st_mtime_ns, after.st_size) == (warm.st_mtime_ns, warm.st_size):
+                results["bean-query balances, cached"] = figures  # the cache was read, never rewritten or dropped
+            else:
+                notes.append("Beancount's pickle cache was not hit, so no cached row")
+        no_pickle_cache(ledger)
     shutil.rmtree(work, ignore_errors=True)
-    return {"size": size, "events": events, "results": results}
+    return {"size": size, "events": events, "results": results, "notes": notes}
 
 
 def startup(runs: int) -> dict[str, tuple[float, float]]:
@@ -155,13 +293,23 @@ def table(start: dict, sizes: list[dict]) -> str:
     lines += [f"| {name} | {wall:.3f} s | {mem:.0f} MiB |" for name, (wall, mem) in start.items()]
     for entry in sizes:
         r = entry["results"]
-        peer = r.get("hledger bal")
+        peers = [name for name in PEERS if name in r]
         lines += ["", f"**{entry['events']:,} events** (`bench/generate.py --events {entry['size']}`)", "",
-                  "| command | wall | peak memory | events/s | pulje / hledger bal |", "|---|---:|---:|---:|---:|"]
+                  "| command | wall | peak memory | events/s |" + "".join(f" pulje / {p} |" for p in peers),
+                  "|---|---:|---:|---:|" + "---:|" * len(peers)]
         for name, (wall, mem) in r.items():
             rate = f"{entry['events'] / wall:,.0f}" if name in ("pulje verify", "pulje first catch-up", "pulje import-events") else ""
-            ratio = f"{wall / peer[0]:.3f}" if peer and name.startswith("pulje") else ""
-            lines.append(f"| {name} | {wall:.3f} s | {mem:.0f} MiB | {rate} | {ratio} |")
+            ratios = "".join(f" {wall / r[p][0]:.3f} |" if name.startswith("pulje") else " |" for p in peers)
+            lines.append(f"| {name} | {wall:.3f} s | {mem:.0f} MiB | {rate} |{ratios}")
+        if any(name.startswith("bean") for name in r):
+            lines += ["", (
+                "Beancount: bench/beancount.py's conversion of the same journal; `bean-query FILE "
+                f"\"{BALANCES}\"` and `bean-check FILE` without Beancount's pickle cache (deleted and "
+                "`BEANCOUNT_DISABLE_LOAD_CACHE=1` before each run); \"cached\": the cache written once beforehand "
+                "and hit by every run."
+            )]
+        if entry.get("notes"):
+            lines += [""] + [f"- {note}." for note in entry["notes"]]
     return "\n".join(lines)
 
 

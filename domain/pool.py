@@ -28,7 +28,7 @@ from domain.errors import (
     PoolClosedError,
     ReversalError,
 )
-from domain.money import ZERO, Money
+from domain.money import Money
 from domain.status import GRANT_STATUSES, grant_status  # noqa: F401  (re-exported)
 from domain.rules import body_key, check_body, check_not_before, check_year, required_text
 from domain.timeline import Timeline

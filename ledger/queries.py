@@ -62,10 +62,6 @@ class ViewReader:
             if (year is None or r.year == year) and (partnership is None or _same(r.partnership, partnership))
         ]
 
-    def pool_by_id(self, pool_id: str) -> PoolRow | None:
-        rows = self._rows(PoolRow, "SELECT data FROM view_pools WHERE pool_id = ?", (pool_id,))
-        return rows[0] if rows else None
-
     def pool(self, ref: str, year: int, partnership: str | None = None) -> PoolRow:
         """A pool by its id or code in a year."""
         wanted = ref.strip().casefold()

@@ -353,28 +353,3 @@ def _rules_of(report: VerifyReport, aggregate: Any, aggregates: dict[UUID, Any],
             report.problems.append(
                 Problem("rules", f"{aggregate.name} {aggregate.year}: funding differs from line {aggregate.line}'s budget")
             )
-
-
-def compare_views(stored: Any, replayed: Any) -> list[str]:
-    """One message per stored view row that differs from the replay."""
-    found = []
-    for name in ("plans", "lines", "line_years", "pools", "grants"):
-        mine, theirs = getattr(stored, name), getattr(replayed, name)
-        for key in sorted(set(mine) | set(theirs), key=str):
-            a, b = mine.get(key), theirs.get(key)
-            if a == b:
-                continue
-            label = f"view {name} row {'/'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))}"
-            if a is None:
-                found.append(f"{label} is missing")
-            elif b is None:
-                found.append(f"{label} has no event behind it")
-            else:
-                diffs = [f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)]
-                found.append(f"{label} differs from a replay in {', '.join(diffs)}")
-    audit_stored = {row.sequence: row for row in stored.audit}
-    audit_replayed = {row.sequence: row for row in replayed.audit}
-    for sequence in sorted(set(audit_stored) | set(audit_replayed)):
-        if audit_stored.get(sequence) != audit_replayed.get(sequence):
-            found.append(f"view audit row {sequence} differs from a replay")
-    return found

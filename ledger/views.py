@@ -107,14 +107,8 @@ class SqlViewState:
         self.rows[full] = row
         self.dirty[full] = row
 
-    def plan(self, plan_id: str) -> PlanRow | None:
-        return self._get(PlanRow, (plan_id,))
-
     def put_plan(self, row: PlanRow) -> None:
         self._put(row)
-
-    def line(self, plan_id: str, line: str) -> LineRow | None:
-        return self._get(LineRow, (plan_id, line))
 
     def put_line(self, row: LineRow) -> None:
         self._put(row)

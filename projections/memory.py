@@ -23,14 +23,8 @@ class MemoryState:
     grants: dict[tuple[str, str], GrantRow] = field(default_factory=dict)
     audit: list[AuditRow] = field(default_factory=list)
 
-    def plan(self, plan_id: str) -> PlanRow | None:
-        return self.plans.get(plan_id)
-
     def put_plan(self, row: PlanRow) -> None:
         self.plans[row.plan_id] = row
-
-    def line(self, plan_id: str, line: str) -> LineRow | None:
-        return self.lines.get((plan_id, line))
 
     def put_line(self, row: LineRow) -> None:
         self.lines[(row.plan_id, row.line)] = row

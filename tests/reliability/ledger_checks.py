@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 from uuid import UUID
 
@@ -205,12 +205,36 @@ def replay(ledger: Any, page_size: int = 1000) -> Any:
         last = notifications[-1].id
 
 
+def compare_views(stored: Any, replayed: Any) -> list[str]:
+    """One message per stored view row that differs from the replay."""
+    found = []
+    for name in ("plans", "lines", "line_years", "pools", "grants"):
+        mine, theirs = getattr(stored, name), getattr(replayed, name)
+        for key in sorted(set(mine) | set(theirs), key=str):
+            a, b = mine.get(key), theirs.get(key)
+            if a == b:
+                continue
+            label = f"view {name} row {'/'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))}"
+            if a is None:
+                found.append(f"{label} is missing")
+            elif b is None:
+                found.append(f"{label} has no event behind it")
+            else:
+                diffs = [f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name)]
+                found.append(f"{label} differs from a replay in {', '.join(diffs)}")
+    audit_stored = {row.sequence: row for row in stored.audit}
+    audit_replayed = {row.sequence: row for row in replayed.audit}
+    for sequence in sorted(set(audit_stored) | set(audit_replayed)):
+        if audit_stored.get(sequence) != audit_replayed.get(sequence):
+            found.append(f"view audit row {sequence} differs from a replay")
+    return found
+
+
 def views_problems(db: str, ledger: Any, *, full_replay: bool = True) -> list[str]:
     """After a catch-up: the stored views equal a full replay, one audit row per position, tracking at the end.
 
     With `full_replay=False` the replay is `replay` above rather than the ledger's own.
     """
-    from ledger.verify import compare_views
     from ledger.views import VIEWS
 
     found = compare_views(ledger.stored_views(), ledger.full_replay() if full_replay else replay(ledger))

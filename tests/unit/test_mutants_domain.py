@@ -274,7 +274,7 @@ def test_a_command_key_reused_for_another_command_is_refused_in_one_sentence() -
 
 from tests.unit import test_plan as plan_helpers  # noqa: E402
 from tests.unit import test_pool as pool_helpers  # noqa: E402
-from domain.errors import GrantLimitError, InsufficientFundsError, PlanError, ReversalError  # noqa: E402
+from domain.errors import GrantLimitError, PlanError  # noqa: E402
 from domain.timeline import Timeline  # noqa: E402
 
 RECORDED = pool_helpers.RECORDED
