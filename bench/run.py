@@ -3,6 +3,7 @@
     python bench/run.py                      # 10k and 100k events
     python bench/run.py --sizes 10000 100000 1000000 --runs 5
     python bench/run.py --markdown bench/RESULTS.md
+    python bench/run.py --sizes 1000000 --reads-only 1000000 --runs 3   # warm reads and hledger only
 
 For each size N: generate a ledger with bench/generate.py (cached in
 bench/.data/), export the same data as an hledger journal, then time as real
@@ -79,13 +80,13 @@ def ledger_for(size: int) -> Path:
     return db
 
 
-def exports_for(db: Path) -> tuple[Path, Path]:
-    journal, jsonl = db.with_suffix(".journal"), db.with_suffix(".jsonl")
-    for fmt, path in (("journal", journal), ("jsonl", jsonl)):
+def exports_for(db: Path, *, jsonl: bool = True) -> tuple[Path, Path]:
+    journal, lines = db.with_suffix(".journal"), db.with_suffix(".jsonl")
+    for fmt, path in (("journal", journal), ("jsonl", lines))[: 2 if jsonl else 1]:
         if not path.exists():
             subprocess.run([PULJE, "--db", str(db), "export", "--format", fmt, "--output", str(path)], check=True,
                            capture_output=True)
-    return journal, jsonl
+    return journal, lines
 
 
 def tool(name: str) -> str | None:
@@ -202,9 +203,9 @@ def drop_views(db: Path) -> None:
     conn.close()
 
 
-def bench_size(size: int, runs: int) -> dict:
+def bench_size(size: int, runs: int, *, reads_only: bool = False) -> dict:
     db = ledger_for(size)
-    journal, jsonl = exports_for(db)
+    journal, jsonl = exports_for(db, jsonl=not reads_only)
     events = sqlite3.connect(db).execute("SELECT MAX(position) FROM event_chain").fetchone()[0]
     subprocess.run([PULJE, "--db", str(db), "status"], check=True, capture_output=True)  # views current
     partnership, year = a_pool(db)
@@ -218,6 +219,11 @@ def bench_size(size: int, runs: int) -> dict:
         [PULJE, "--db", str(db), "report", "ultimo", "--year", str(year), "--partnership", partnership, "--format", "json",
          "--output", str(work / "ultimo.json"), "--force"], runs,
     )
+    if reads_only:
+        if shutil.which("hledger"):
+            results["hledger bal"] = measure(["hledger", "-f", str(journal), "bal"], runs)
+        shutil.rmtree(work, ignore_errors=True)
+        return {"size": size, "events": events, "results": results, "notes": ["reads only (--reads-only)"]}
     results["pulje verify"] = measure([PULJE, "--db", str(db), "verify"], max(1, runs // 2))
     copy = work / "catchup.db"
 
@@ -317,11 +323,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--reads-only", type=int, nargs="*", default=[], metavar="SIZE",
+                        help="for these sizes time only the warm reads and hledger bal (1M: the rest takes long)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table to this file")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures to this file")
     args = parser.parse_args()
     start = startup(args.runs)
-    sizes = [bench_size(size, args.runs) for size in args.sizes]
+    sizes = [bench_size(size, args.runs, reads_only=size in args.reads_only) for size in args.sizes]
     text = table(start, sizes)
     print(text)
     if args.markdown:

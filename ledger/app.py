@@ -348,6 +348,8 @@ class Ledger(Application[UUID]):
     ) -> Decision:
         plan: Plan = self._get(plan_id, "plan")
         if version not in plan.reallocations:
+            if any(record.reversed_by == version for record in plan.reallocations.values()):
+                raise ReversalError("that event reverses a reallocation; a reversal cannot be reversed")
             what = "the plan's adoption" if version == 1 else "a line's budget as adopted"
             raise ReversalError(f"{what} cannot be reversed; record a reallocation instead")
         plan.reverse_reallocation(version=version, reason=reason, date=date, actor=actor, timestamp=timestamp)
