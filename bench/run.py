@@ -321,7 +321,8 @@ def table(start: dict, sizes: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000],
+                        help="ledger sizes in events (none: only the start-up rows)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--reads-only", type=int, nargs="*", default=[], metavar="SIZE",
                         help="for these sizes time only the warm reads and hledger bal (1M: the rest takes long)")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain.base import Aggregate, Fact
+from domain.base import Aggregate, Fact, fields_of
 from domain.errors import (
     DateError,
     DomainError,
@@ -101,7 +101,7 @@ class PoolTerms(Fact):
     decided_by: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Reallocation:
     """A recorded reallocation, kept so that it can be reversed."""
 
@@ -438,7 +438,7 @@ class Plan(Aggregate):
             ],
             "pools": [terms.model_dump(mode="json") for terms in self.pools.values()],
             "reallocations": {
-                str(v): {**vars(r), "date": r.date.isoformat()} for v, r in self.reallocations.items()
+                str(v): {**fields_of(r), "date": r.date.isoformat()} for v, r in self.reallocations.items()
             },
         }
 

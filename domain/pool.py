@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain.base import Aggregate
+from domain.base import Aggregate, fields_of
 from domain.errors import (
     DomainError,
     GrantLimitError,
@@ -36,7 +36,7 @@ from domain.timeline import Timeline
 REVERSIBLE = ("GrantAwarded", "GrantDisbursed", "GrantReturned", "GrantWithdrawn")
 
 
-@dataclass
+@dataclass(slots=True)
 class Grant:
     """A grant (bevilling) and what has happened to it.
 
@@ -68,7 +68,7 @@ class Grant:
         return self.awarded - self.withdrawn - self.returned
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """A recorded change to the pool that a reversal may undo."""
 
@@ -516,14 +516,14 @@ class Pool(Aggregate):
             "after_close": self.after_close,
             "grants": [
                 {
-                    **{k: v for k, v in vars(g).items() if k not in ("payable", "returnable", "date")},
+                    **{k: v for k, v in fields_of(g).items() if k not in ("payable", "returnable", "date")},
                     "date": g.date.isoformat(),
                     "payable": g.payable.to_data(),
                     "returnable": g.returnable.to_data(),
                 }
                 for g in self.grants.values()
             ],
-            "entries": {str(v): {**vars(e), "date": e.date.isoformat()} for v, e in self.entries.items()},
+            "entries": {str(v): {**fields_of(e), "date": e.date.isoformat()} for v, e in self.entries.items()},
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:

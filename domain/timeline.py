@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class Timeline:
     """Signed changes to one balance, ordered by (date, version).
 
