@@ -82,7 +82,8 @@ def ledger_for(size: int) -> Path:
 
 def exports_for(db: Path, *, jsonl: bool = True) -> tuple[Path, Path]:
     journal, lines = db.with_suffix(".journal"), db.with_suffix(".jsonl")
-    for fmt, path in (("journal", journal), ("jsonl", lines))[: 2 if jsonl else 1]:
+    wanted = [("journal", journal)] + ([("jsonl", lines)] if jsonl else [])
+    for fmt, path in wanted:
         if not path.exists():
             subprocess.run([PULJE, "--db", str(db), "export", "--format", fmt, "--output", str(path)], check=True,
                            capture_output=True)

@@ -110,10 +110,6 @@ class FilePath(click.Path):
         return super().convert(value, param, ctx)
 
 
-DATE = IsoDate()
-TIMESTAMP = Timestamp()
-HASH = ChainHash()
-AMOUNT = Amount()
 class Year(click.ParamType):
     """A year written with the digits 0-9, 1900-2200."""
 
@@ -132,6 +128,10 @@ class Year(click.ParamType):
         return year
 
 
+DATE = IsoDate()
+TIMESTAMP = Timestamp()
+HASH = ChainHash()
+AMOUNT = Amount()
 YEAR = Year()
 
 format_option = click.option(
