@@ -349,11 +349,11 @@ def pool_show(ctx: click.Context, pool: str, year: int, as_of: Any, recorded_bef
     row, grants, head = _pulje(ctx).pool_show(
         pool, year=year, as_of=as_of, partnership=partnership, recorded_before=recorded_before
     )
-    data = {
+    data = lambda: {  # noqa: E731 - built only for --format json
         **pool_json(row, grants), **head_json(head), "as_of": as_of.isoformat() if as_of else None,
         "recorded_before": moment(recorded_before),
     }
-    emit(fmt, data, pool_table(row, grants, head, lang))
+    emit(fmt, data, lambda: pool_table(row, grants, head, lang))
 
 
 @pool_group.command("close")
@@ -461,8 +461,11 @@ def audit(ctx: click.Context, since: Any, until: Any, fmt: str, lang: str) -> No
             writer.writerow(row)
         click.echo(buffer.getvalue(), nl=False)
         return
-    data = {**head_json(head), "events": [audit_json(r, reversed_by, sequences) for r in rows]}
-    emit(fmt, data, audit_table(rows, reversed_by, sequences, head, lang))
+    emit(
+        fmt,
+        lambda: {**head_json(head), "events": [audit_json(r, reversed_by, sequences) for r in rows]},
+        lambda: audit_table(rows, reversed_by, sequences, head, lang),
+    )
 
 
 @main.command()
@@ -488,11 +491,11 @@ def replay(ctx: click.Context, pool: str, year: int, until: Any, recorded_before
     row, steps, head = _pulje(ctx).replay(
         pool, year=year, until=until, recorded_before=recorded_before, partnership=partnership
     )
-    data = {
+    data = lambda: {  # noqa: E731 - built only for --format json
         **head_json(head), "pool": pool_json(row), "until": until.isoformat() if until else None,
         "recorded_before": moment(recorded_before), "steps": [replay_json(step) for step in steps],
     }
-    emit(fmt, data, replay_table(row, steps, head, lang))
+    emit(fmt, data, lambda: replay_table(row, steps, head, lang))
 
 
 # ---------------------------------------------------------------------- report

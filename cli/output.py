@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -35,8 +35,12 @@ def dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
-def emit(fmt: str, data: dict[str, Any], text: str) -> None:
-    click.echo(dump(data) if fmt == "json" else text)
+def emit(fmt: str, data: dict[str, Any] | Callable[[], dict[str, Any]], text: str | Callable[[], str]) -> None:
+    """Print the JSON or the text; either may be given as a function, so only the one asked for is built."""
+    chosen = data if fmt == "json" else text
+    if callable(chosen):
+        chosen = chosen()
+    click.echo(dump(chosen) if fmt == "json" else chosen)
 
 
 def recorded_json(recorded: Any) -> dict[str, Any]:

@@ -123,7 +123,16 @@ def _ore_of(other: object) -> int:
 
 
 def format_ore(ore: int, locale: str = "da_DK") -> str:
-    """Format øre as the locale writes money, e.g. `107.000,00 kr.`."""
+    """Format øre as the locale writes money, e.g. `107.000,00 kr.`.
+
+    Danish, the default, is written directly (Babel's CLDR pattern
+    `#,##0.00 ¤`, a no-break space before `kr.`; a test holds the two equal):
+    Babel takes some 60 µs per amount, and a pool of a thousand grants shows
+    ten thousand amounts. Other locales go through Babel.
+    """
+    if locale == "da_DK":
+        kroner, ore_part = divmod(-ore if ore < 0 else ore, 100)
+        return f"{'-' if ore < 0 else ''}{kroner:,}".replace(",", ".") + f",{ore_part:02d}\xa0kr."
     from babel.numbers import format_currency
 
     return format_currency(Decimal(ore).scaleb(-2), "DKK", locale=locale)

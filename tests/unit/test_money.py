@@ -185,6 +185,22 @@ def test_money_is_written_as_babel_writes_danish_kroner(ore: int, text: str) -> 
     assert text == format_currency(Decimal(ore) / 100, "DKK", locale="da_DK")
 
 
+@given(st.integers(min_value=-MAX_ORE, max_value=MAX_ORE))
+@example(-1)
+@example(-99)
+@example(-100)
+@example(99_999)
+@example(100_000)
+def test_the_direct_danish_format_is_babels(ore: int) -> None:
+    # format_ore writes Danish without Babel (for speed); Babel is the reference.
+    assert format_ore(ore) == format_currency(Decimal(ore).scaleb(-2), "DKK", locale="da_DK")
+
+
+def test_other_locales_still_go_through_babel() -> None:
+    assert format_ore(10_700_050, "en_GB") == format_currency(Decimal("107000.50"), "DKK", locale="en_GB")
+    assert format_ore(10_700_050, "en_GB") != format_ore(10_700_050)
+
+
 def test_money_cannot_be_changed_after_it_is_made() -> None:
     money = Money(500)
     with pytest.raises(AttributeError):
