@@ -20,6 +20,9 @@ from uuid import UUID
 
 GENESIS = "0" * 64
 
+#: Our SQL as each backend speaks it, adapted once per statement text.
+_SQL: dict[tuple[str, str, str], str] = {}
+
 
 class Cursor:
     """A backend cursor speaking our SQL and giving rows as tuples.
@@ -67,6 +70,14 @@ class Store:
     # ------------------------------------------------------------------ dialect
 
     def sql(self, text: str) -> str:
+        done = _SQL.get((self.kind, self.events, text))
+        if done is None:
+            if len(_SQL) > 2000:  # statements built with a varying number of placeholders
+                _SQL.clear()
+            done = _SQL[(self.kind, self.events, text)] = self._adapt(text)
+        return done
+
+    def _adapt(self, text: str) -> str:
         for token, value in (
             ("{events}", self.events), ("{snapshots}", self.snapshots), ("{tracking}", self.tracking),
             ("{nid}", self.nid), ("{bigint}", self.bigint),

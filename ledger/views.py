@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow
 
 VIEWS = "views"
-PAGE_SIZE = 500
+PAGE_SIZE = 2000
 #: Bump when the fold or the rows change: stored views of another version are
 #: dropped and rebuilt from the event log on the next open.
 VIEWS_VERSION = 4
@@ -53,35 +54,67 @@ _TABLES = {
 }
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def dumps(row: Any) -> str:
-    # vars(), not dataclasses.asdict(): the rows hold only JSON values, and asdict deep-copies them all.
-    return json.dumps(vars(row), ensure_ascii=False, separators=(",", ":"))
+    # Field by field, not dataclasses.asdict(): the rows hold only JSON values, and asdict deep-copies them all.
+    # (The rows have slots, so vars() has nothing to give.)
+    cls = type(row)
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return _ENCODE({name: getattr(row, name) for name in names})
 
 
-def _upsert(row: Any) -> tuple[str, tuple[Any, ...]]:
-    table, keys = _TABLES[type(row)]
-    extra: dict[str, Any] = {}
-    if isinstance(row, PlanRow):
-        extra = {"partnership": row.partnership, "year": row.year}
-    elif isinstance(row, LineRow):
-        extra = {"ord": row.ord}
-    elif isinstance(row, PoolRow):
-        extra = {"pool_key": row.key, "code": row.code, "year": row.year, "partnership": row.partnership}
-    columns = [*keys, *extra, "data"]
-    values = (*(getattr(row, k) for k in keys), *extra.values(), dumps(row))
+#: Columns beside the keys and the JSON document, per row class.
+_EXTRA: dict[type, Callable[[Any], tuple[Any, ...]]] = {
+    PlanRow: lambda row: (row.partnership, row.year),
+    LineRow: lambda row: (row.ord,),
+    LineYearRow: lambda row: (),
+    PoolRow: lambda row: (row.key, row.code, row.year, row.partnership),
+    GrantRow: lambda row: (),
+}
+_EXTRA_COLUMNS = {
+    PlanRow: ("partnership", "year"), LineRow: ("ord",), LineYearRow: (), PoolRow: ("pool_key", "code", "year", "partnership"),
+    GrantRow: (),
+}
+
+
+def _upsert_sql(cls: type) -> str:
+    table, keys = _TABLES[cls]
+    columns = [*keys, *_EXTRA_COLUMNS[cls], "data"]
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    sql = (
+    return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
-    return sql, values
+
+
+_UPSERT = {cls: _upsert_sql(cls) for cls in _TABLES}
+_SELECT = {
+    cls: f"SELECT data FROM {table} WHERE {' AND '.join(f'{k} = ?' for k in keys)}" for cls, (table, keys) in _TABLES.items()
+}
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    _, keys = _TABLES[type(row)]
+    return (*(getattr(row, k) for k in keys), *_EXTRA[type(row)](row), dumps(row))
 
 
 class SqlViewState:
     """The fold's `ViewState` over the view tables, within one transaction.
 
     Rows are read on first use and written back by `flush`, once per page.
+    A catch-up keeps one state across its pages (`rows` stays a valid cache
+    while this process is the only one applying events, which `catch_up`
+    checks page by page), forgetting it when it grows past `MAX_CACHED` rows.
     """
+
+    MAX_CACHED = 50_000
 
     def __init__(self, cursor: Any) -> None:
         self.cursor = cursor
@@ -93,9 +126,7 @@ class SqlViewState:
         full = (cls, *key)
         if full in self.rows:
             return self.rows[full]
-        table, keys = _TABLES[cls]
-        where = " AND ".join(f"{k} = ?" for k in keys)
-        self.cursor.execute(f"SELECT data FROM {table} WHERE {where}", key)
+        self.cursor.execute(_SELECT[cls], key)
         found = self.cursor.fetchone()
         row = cls(**json.loads(found[0])) if found else None
         self.rows[full] = row
@@ -135,9 +166,14 @@ class SqlViewState:
         self.audit.append(row)
 
     def flush(self) -> None:
+        by_class: dict[type, list[tuple[Any, ...]]] = {}
         for row in self.dirty.values():
-            self.cursor.execute(*_upsert(row))
+            by_class.setdefault(type(row), []).append(_values(row))
+        for cls, values in by_class.items():
+            self.cursor.executemany(_UPSERT[cls], values)
         self.dirty.clear()
+        if len(self.rows) > self.MAX_CACHED:
+            self.rows.clear()
         if self.audit:
             self.cursor.executemany(
                 "INSERT INTO view_audit (sequence, event_id, date, kind, pool_key, year, grant_number, reverses, data) "
@@ -212,6 +248,8 @@ def catch_up(
         progress.start(last - tracked)
     recorder = store.recorder
     applied = 0
+    cache: dict[tuple[Any, ...], Any] = {}
+    ours = -1  # the position this process's last page reached
     while True:
         with store.write(cache_only=True) as c:
             last = store.tracked(c, VIEWS)
@@ -225,6 +263,8 @@ def catch_up(
             )
             chain = {row[0]: (row[1], row[2]) for row in c.fetchall()}
             state = SqlViewState(c)
+            if last == ours:  # nobody else applied events since our last page: our rows are the stored ones
+                state.rows = cache
             for notification in notifications:
                 link = chain.get(notification.id)
                 if link is None:
@@ -232,6 +272,7 @@ def catch_up(
                 apply(state, decode(notification), link[0], link[1])
             state.flush()
             tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
+        cache, ours = state.rows, last_id  # kept only once the page's transaction committed
         applied += len(notifications)
         if progress is not None:
             progress(len(notifications))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from domain.ids import event_id
+from domain.ids import event_id_text
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, ViewState
 
 #: The audit trail's name for each event class (qualified name in the code).
@@ -249,22 +249,26 @@ AMOUNT_FIELD = {
 
 
 def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: str) -> AuditRow:
-    amount_field = AMOUNT_FIELD.get(kind)
+    cls = type(e)
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _shape(cls, kind)
+    amount_field, has_year, has_number, of_pool = shape
     amount = getattr(e, amount_field).ore if amount_field else None
-    year = getattr(e, "year", None)
+    year = e.year if has_year else None
     pool_key = None
-    if type(e).__qualname__.startswith("Pool."):
+    if of_pool:
         pool = state.pool(_id(e.originator_id))
         if pool is not None:
             pool_key, year = pool.key, pool.year
     reverses = None
     if kind in ("entry_reversed", "reallocation_reversed"):
-        reverses = str(event_id(e.originator_id, e.reversed_version))
+        reverses = event_id_text(e.originator_id, e.reversed_version)
     elif kind == "funding_changed" and e.reverses is not None:
-        reverses = str(event_id(e.originator_id, e.reverses))
+        reverses = event_id_text(e.originator_id, e.reverses)
     return AuditRow(
         sequence=sequence,
-        event_id=str(event_id(e.originator_id, e.originator_version)),
+        event_id=event_id_text(e.originator_id, e.originator_version),
         hash=chain_hash,
         recorded_at=e.timestamp.isoformat().replace("+00:00", "Z"),
         date=e.date.isoformat(),
@@ -278,10 +282,20 @@ def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: st
         version=e.originator_version,
         year=year,
         pool=pool_key,
-        grant=getattr(e, "number", None),
+        grant=e.number if has_number else None,
         details=own_fields(e),
         reverses=reverses,
     )
+
+
+_SHAPES: dict[type, tuple[str | None, bool, bool, bool]] = {}
+
+
+def _shape(cls: Any, kind: str) -> tuple[str | None, bool, bool, bool]:
+    """What audit_row reads of an event class: its amount field, whether it has a year and a grant number, and
+    whether it is a pool's (asked once per class, not per event: a missing attribute is slow on a pydantic model)."""
+    fields = getattr(cls, "model_fields", {})
+    return AMOUNT_FIELD.get(kind), "year" in fields, "number" in fields, cls.__qualname__.startswith("Pool.")
 
 
 def own_fields(event: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from domain.status import grant_status
 
 
-@dataclass
+@dataclass(slots=True)
 class PlanRow:
     plan_id: str
     partnership: str
@@ -29,7 +29,7 @@ class PlanRow:
     pools: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class LineRow:
     plan_id: str
     line: str
@@ -41,7 +41,7 @@ class LineRow:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class LineYearRow:
     """A line's budget in one year: as adopted, and now after reallocations.
 
@@ -62,7 +62,7 @@ class LineYearRow:
     note: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class PoolRow:
     pool_id: str
     key: str
@@ -95,7 +95,7 @@ class PoolRow:
         return self.funding_ore - self.committed_ore
 
 
-@dataclass
+@dataclass(slots=True)
 class GrantRow:
     number: str
     pool_id: str
@@ -118,7 +118,7 @@ class GrantRow:
         return grant_status(self.awarded_ore, self.disbursed_ore, self.withdrawn_ore, self.reversed, pool_closed)
 
 
-@dataclass
+@dataclass(slots=True)
 class AuditRow:
     """One recorded event as the audit trail shows it.
 

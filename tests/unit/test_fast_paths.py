@@ -1,0 +1,98 @@
+"""The fast paths written for speed and memory equal the plain code they replace.
+
+`event_id_text` is uuid5 by hand; `Timeline` keeps its entries packed in one
+array and walks back from the newest. Each is held here against the obvious
+implementation on arbitrary inputs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID, uuid5
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.ids import event_id, event_id_text
+from domain.timeline import Timeline
+
+DAY0 = dt.date(2022, 1, 1)
+
+
+@given(st.uuids(), st.integers(min_value=0, max_value=10**12))
+def test_event_id_text_is_uuid5_of_the_version(originator: UUID, version: int) -> None:
+    assert event_id_text(originator, version) == str(uuid5(originator, str(version))) == str(event_id(originator, version))
+
+
+class Reference:
+    """The plain model: a list of (date, version, change), sorted on every question."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[dt.date, int, int]] = []
+
+    def add(self, date: dt.date, version: int, change: int) -> None:
+        self.entries.append((date, version, change))
+
+    def ordered(self) -> list[tuple[dt.date, int, int]]:
+        return sorted(self.entries, key=lambda e: (e[0], e[1]))
+
+    def balance_on(self, date: dt.date) -> int:
+        return sum(c for d, _, c in self.entries if d <= date)
+
+    def lowest_from(self, date: dt.date) -> tuple[int, dt.date | None]:
+        # Balance at `date` itself (None), then after each later entry; the lowest, the earliest on a tie.
+        best, at = self.balance_on(date), None
+        running = best
+        for d, _, c in self.ordered():
+            if d <= date:
+                continue
+            running += c
+            if running < best:
+                best, at = running, d
+        return best, at
+
+    def first_negative(self) -> tuple[int, dt.date] | None:
+        running = 0
+        for d, _, c in self.ordered():
+            running += c
+            if running < 0:
+                return running, d
+        return None
+
+
+changes = st.lists(
+    st.tuples(st.integers(min_value=0, max_value=60), st.integers(min_value=-50_000, max_value=50_000)), max_size=30
+)
+
+
+@given(changes, st.lists(st.integers(min_value=-2, max_value=62), min_size=1, max_size=8))
+def test_a_timeline_answers_as_a_sorted_list_does(adds: list[tuple[int, int]], asked: list[int]) -> None:
+    timeline, reference = Timeline(), Reference()
+    for version, (day, change) in enumerate(adds, start=1):
+        timeline.add(DAY0 + dt.timedelta(days=day), version, change)
+        reference.add(DAY0 + dt.timedelta(days=day), version, change)
+    assert timeline.total == sum(c for _, c in adds)
+    assert timeline.entries == [(d.toordinal(), v, c) for d, v, c in reference.ordered()]
+    assert timeline.first_negative() == reference.first_negative()
+    for day in asked:
+        on = DAY0 + dt.timedelta(days=day)
+        assert timeline.balance_on(on) == reference.balance_on(on)
+        assert timeline.lowest_from(on) == reference.lowest_from(on)
+    assert Timeline.from_data(timeline.to_data()) == timeline
+
+
+def test_an_empty_timeline_holds_no_array_and_answers_zero() -> None:
+    timeline = Timeline()
+    assert timeline.data is None
+    assert timeline.entries == [] and timeline.total == 0
+    assert timeline.balance_on(DAY0) == 0
+    assert timeline.lowest_from(DAY0) == (0, None)
+    assert timeline.first_negative() is None
+    assert timeline == Timeline.from_data({"entries": [], "total": 0})
+    assert timeline != Timeline([(DAY0.toordinal(), 1, 5)], 5)
+
+
+def test_a_version_beyond_the_packed_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        Timeline().add(DAY0, 1 << 40, 1)
