@@ -10,6 +10,7 @@ contains, unchanged, everything up to that point.
 from __future__ import annotations
 
 import hashlib
+import re
 from uuid import UUID
 
 GENESIS = "0" * 64
@@ -25,13 +26,16 @@ def link(previous: str, position: int, originator_id: UUID | str, version: int, 
         oid = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     else:
         oid = str(UUID(originator_id))
-    digest = hashlib.sha256()
-    for part in (previous.encode(), str(position).encode(), oid.encode(), str(version).encode(), topic.encode(), state):
-        digest.update(len(part).to_bytes(8, "big"))
-        digest.update(part)
-    return digest.hexdigest()
+    framed = b"".join(
+        len(part).to_bytes(8, "big") + part
+        for part in (previous.encode(), str(position).encode(), oid.encode(), str(version).encode(), topic.encode(), state)
+    )
+    return hashlib.sha256(framed).hexdigest()
+
+
+_HASH = re.compile("[0-9a-fA-F]{64}")
 
 
 def is_hash(text: str) -> bool:
-    """64 lowercase or uppercase hex digits."""
-    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+    """64 lowercase or uppercase hex digits (ASCII only)."""
+    return _HASH.fullmatch(text) is not None

@@ -166,9 +166,10 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
     report = VerifyReport()
     walker = Walker(ledger.mapper, report)
     decoded: dict[int, Any] = {}
+    rows_read: dict[tuple[Any, ...], Any] = {}  # view rows, kept across the pages of the one transaction
     hook = recorder.on_recorded
     recorder.on_recorded = lambda native, rows: follow(
-        ledger.store, ledger.tracking, lambda stored: decoded[id(stored)], native, rows
+        ledger.store, ledger.tracking, lambda stored: decoded[id(stored)], native, rows, rows_read
     )
     try:
         with ledger.store.write() as c, open(path, "rb") as raw:

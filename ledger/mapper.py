@@ -40,7 +40,15 @@ def is_topic(topic: object) -> bool:
     if not isinstance(topic, str):
         return False
     module, colon, name = topic.partition(":")
-    return bool(colon) and module in EVENT_MODULES and bool(name) and all(p.isidentifier() for p in name.split("."))
+    if topic in _TOPICS and module in EVENT_MODULES:  # a ledger has a dozen topics; each name is checked once
+        return True
+    good = bool(colon) and module in EVENT_MODULES and bool(name) and all(p.isidentifier() for p in name.split("."))
+    if good and len(_TOPICS) < 1000:
+        _TOPICS.add(topic)
+    return good
+
+
+_TOPICS: set[str] = set()
 _CLASS_VERSION_KEY = b'"class_version":'
 
 

@@ -278,12 +278,18 @@ def catch_up(
             progress(len(notifications))
 
 
-def follow(store: Any, tracking: Any, decode: Callable[[Any], Any], native: Any, rows: list[Any]) -> None:
+def follow(
+    store: Any, tracking: Any, decode: Callable[[Any], Any], native: Any, rows: list[Any],
+    cache: dict[tuple[Any, ...], Any] | None = None,
+) -> None:
     """Apply newly recorded events to the views inside the transaction that records them.
 
     Only when the views had seen everything before these events; otherwise the
     next catch-up applies them in order. A failure here leaves the views as
     they were (a savepoint) and never stops the events from being recorded.
+    `cache`, for a caller that records many pages in one transaction of its
+    own (an import), keeps the rows read between pages; it is emptied when a
+    page fails, as the views then roll back.
     """
     from eventsourcing.persistence import Tracking
 
@@ -299,11 +305,15 @@ def follow(store: Any, tracking: Any, decode: Callable[[Any], Any], native: Any,
     c.execute("SAVEPOINT follow_views")
     try:
         state = SqlViewState(c)
+        if cache is not None:
+            state.rows = cache
         for notification_id, position, chain_hash, stored in rows:
             apply(state, decode(stored), position, chain_hash)
         state.flush()
         tracking._insert_tracking(native, Tracking(VIEWS, rows[-1][0]))
     except Exception:  # noqa: BLE001 - the views are a cache; the events must still be recorded
+        if cache is not None:
+            cache.clear()
         c.execute("ROLLBACK TO SAVEPOINT follow_views")
     c.execute("RELEASE SAVEPOINT follow_views")
 
