@@ -70,23 +70,19 @@ def dumps(row: Any) -> str:
     return _ENCODE({name: getattr(row, name) for name in names})
 
 
-#: Columns beside the keys and the JSON document, per row class.
-_EXTRA: dict[type, Callable[[Any], tuple[Any, ...]]] = {
-    PlanRow: lambda row: (row.partnership, row.year),
-    LineRow: lambda row: (row.ord,),
-    LineYearRow: lambda row: (),
-    PoolRow: lambda row: (row.key, row.code, row.year, row.partnership),
-    GrantRow: lambda row: (),
-}
-_EXTRA_COLUMNS = {
-    PlanRow: ("partnership", "year"), LineRow: ("ord",), LineYearRow: (), PoolRow: ("pool_key", "code", "year", "partnership"),
+#: Columns beside the keys and the JSON document, per row class: (column, the row's attribute).
+_EXTRA: dict[type, tuple[tuple[str, str], ...]] = {
+    PlanRow: (("partnership", "partnership"), ("year", "year")),
+    LineRow: (("ord", "ord"),),
+    LineYearRow: (),
+    PoolRow: (("pool_key", "key"), ("code", "code"), ("year", "year"), ("partnership", "partnership")),
     GrantRow: (),
 }
 
 
 def _upsert_sql(cls: type) -> str:
     table, keys = _TABLES[cls]
-    columns = [*keys, *_EXTRA_COLUMNS[cls], "data"]
+    columns = [*keys, *(column for column, _ in _EXTRA[cls]), "data"]
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
@@ -102,7 +98,7 @@ _SELECT = {
 
 def _values(row: Any) -> tuple[Any, ...]:
     _, keys = _TABLES[type(row)]
-    return (*(getattr(row, k) for k in keys), *_EXTRA[type(row)](row), dumps(row))
+    return (*(getattr(row, k) for k in keys), *(getattr(row, a) for _, a in _EXTRA[type(row)]), dumps(row))
 
 
 class SqlViewState:
