@@ -188,3 +188,34 @@ def test_python_dash_m_cli_main_runs_the_same_command(tmp_path: Path) -> None:
 
     assert process.returncode == 0, explain(process)
     assert "Usage:" in process.stdout and "reallocate" in process.stdout
+
+
+#: Run a command as the console script does, then name the heavy modules it imported.
+_HEAVY = (
+    "import sys, runpy\n"
+    "sys.argv = ['pulje', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('cli.main', run_name='__main__')\n"
+    "except SystemExit as done:\n"
+    "    code = done.code\n"
+    "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'eventsourcing', 'babel', 'jinja2', 'weasyprint', 'openpyxl'})\n"
+    "print('HEAVY', ','.join(heavy), code, file=sys.stderr)\n"
+)
+
+
+def test_a_read_of_caught_up_views_imports_none_of_the_heavy_libraries(tmp_path: Path) -> None:
+    made = run("demo", "--out", str(tmp_path / "demo"), cwd=tmp_path)
+    assert made.returncode == 0, explain(made)
+    db = str(tmp_path / "demo" / "pulje.db")
+    for args in (("status",), ("pool", "show", "BTP", "--year", "2022"), ("pool", "show", "BTP", "--year", "2022", "--format", "json")):
+        process = subprocess.run(
+            [sys.executable, "-c", _HEAVY, "--db", db, *args], cwd=tmp_path, env=clean_env(), capture_output=True,
+            text=True, timeout=120, check=False,
+        )
+        assert "HEAVY  0" in process.stderr or "HEAVY  None" in process.stderr, explain(process)
+    # The check itself can see a heavy import: a write needs eventsourcing and pydantic.
+    process = subprocess.run(
+        [sys.executable, "-c", _HEAVY, "--db", db, "verify"], cwd=tmp_path, env=clean_env(), capture_output=True,
+        text=True, timeout=120, check=False,
+    )
+    assert "HEAVY eventsourcing,pydantic" in process.stderr, explain(process)

@@ -303,8 +303,14 @@ def test_a_clock_in_another_timezone_is_stored_as_the_same_instant_in_utc(tmp_pa
     with Pulje(str(db), "sekretariatet", clock=Clock(now)) as pulje:
         pulje.import_plan(PLAN_2022)
         award(pulje, "2022-03-01")
+        pulje.award(  # a command key is recorded too, at the same instant
+            pool="BTP", year=2022, recipient="Tingbjerg Skole", purpose="Lysvandring", area=None,
+            amount=parse_amount("500"), requested=None, date=dt.date(2022, 3, 2), decided_by=AG,
+            decision_ref="AG 2022-03", key="ag-2022-03-02-skole",
+        )
 
     stamps = {state["timestamp"] for state in stored(db)}
+    assert any(state.get("command") == "grant award" for state in stored(db))
     assert stamps == {utc_text(now)}
     assert {e["recorded_at"] for e in Cli(db).json("audit")["events"]} == {utc_text(now)}
 
