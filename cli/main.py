@@ -349,7 +349,7 @@ def pool_show(ctx: click.Context, pool: str, year: int, as_of: Any, recorded_bef
     row, grants, head = _pulje(ctx).pool_show(
         pool, year=year, as_of=as_of, partnership=partnership, recorded_before=recorded_before
     )
-    data = lambda: {  # noqa: E731 - built only for --format json
+    data = lambda: {  # built only for --format json
         **pool_json(row, grants), **head_json(head), "as_of": as_of.isoformat() if as_of else None,
         "recorded_before": moment(recorded_before),
     }
@@ -491,7 +491,7 @@ def replay(ctx: click.Context, pool: str, year: int, until: Any, recorded_before
     row, steps, head = _pulje(ctx).replay(
         pool, year=year, until=until, recorded_before=recorded_before, partnership=partnership
     )
-    data = lambda: {  # noqa: E731 - built only for --format json
+    data = lambda: {  # built only for --format json
         **head_json(head), "pool": pool_json(row), "until": until.isoformat() if until else None,
         "recorded_before": moment(recorded_before), "steps": [replay_json(step) for step in steps],
     }
