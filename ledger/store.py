@@ -20,6 +20,9 @@ from uuid import UUID
 
 GENESIS = "0" * 64
 
+#: Log pages (4 KiB each) a catch-up's commits may leave in SQLite's write-ahead log before it is checkpointed.
+CACHE_CHECKPOINT_PAGES = 20_000
+
 #: Our SQL as each backend speaks it, adapted once per statement text.
 _SQL: dict[tuple[str, str, str], str] = {}
 
@@ -105,17 +108,23 @@ class Store:
         `cache_only` is for transactions that write nothing but read models
         (a catch-up): their commit need not wait for the disk (synchronous
         NORMAL instead of FULL). A crash can lose such a commit, never corrupt
-        the file, and the views then simply catch up again.
+        the file, and the views then simply catch up again. Their commits
+        also leave the write-ahead log to grow to `CACHE_CHECKPOINT_PAGES`
+        before it is copied into the file: a catch-up rewrites the same index
+        pages page after page, and copying them every 1,000 log pages (SQLite's
+        default) took a fifth of a catch-up's time.
         """
         with self.datastore.get_connection(commit=True) as conn:
             if cache_only:
                 conn._sqlite_conn.execute("PRAGMA synchronous=NORMAL")
+                conn._sqlite_conn.execute(f"PRAGMA wal_autocheckpoint={CACHE_CHECKPOINT_PAGES}")
             try:
                 with conn.transaction(commit=True) as raw:
                     yield Cursor(raw, self)
             finally:
                 if cache_only:
                     conn._sqlite_conn.execute("PRAGMA synchronous=FULL")
+                    conn._sqlite_conn.execute("PRAGMA wal_autocheckpoint=1000")
 
     def can_write(self) -> bool:
         return True

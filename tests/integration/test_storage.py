@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import stat
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -74,6 +75,28 @@ def test_every_connection_runs_in_wal_mode_with_full_sync(pulje_on: Pulje) -> No
         assert c.fetchone()[0] == "wal"
         c.execute("PRAGMA synchronous")
         assert c.fetchone()[0] == 2  # FULL
+
+
+@SQLITE_ONLY
+def test_a_catch_up_relaxes_sync_and_checkpoints_only_in_its_own_transactions(pulje_on: Pulje) -> None:
+    from ledger.store import CACHE_CHECKPOINT_PAGES
+
+    store = pulje_on.ledger.store
+
+    def settings(c: Any) -> tuple[int, int]:
+        c.execute("PRAGMA synchronous")
+        sync = c.fetchone()[0]
+        c.execute("PRAGMA wal_autocheckpoint")
+        return sync, c.fetchone()[0]
+
+    with store.write(cache_only=True) as c:
+        assert settings(c) == (1, CACHE_CHECKPOINT_PAGES)  # NORMAL, and a longer log before a checkpoint
+    with store.write() as c:
+        assert settings(c) == (2, 1000)  # FULL and SQLite's default again on the pooled connection
+    with pytest.raises(Exception, match="no_such_table"), store.write(cache_only=True) as c:
+        c.execute("SELECT 1 FROM no_such_table")  # a catch-up page that fails
+    with store.write() as c:
+        assert settings(c) == (2, 1000)  # ... leaves nothing relaxed behind
 
 
 def test_a_db_path_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
