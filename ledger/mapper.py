@@ -49,6 +49,7 @@ def is_topic(topic: object) -> bool:
 
 
 _TOPICS: set[str] = set()
+
 _CLASS_VERSION_KEY = b'"class_version":'
 
 
