@@ -119,9 +119,14 @@ class ViewReader:
             sql += " WHERE " + " AND ".join(where)
         return self._rows(AuditRow, sql + " ORDER BY sequence", tuple(params))
 
-    def audit_of_kinds(self, kinds: tuple[str, ...]) -> list[AuditRow]:
+    def audit_of_kinds(self, kinds: tuple[str, ...], *, year: int | None = None) -> list[AuditRow]:
+        """The audit rows of these kinds, in order; with `year`, only those of that year (the `year` column:
+        a pool's year for a pool's events, the event's own year for a plan's)."""
         marks = ", ".join("?" for _ in kinds)
-        return self._rows(AuditRow, f"SELECT data FROM view_audit WHERE kind IN ({marks}) ORDER BY sequence", kinds)
+        sql, params = f"SELECT data FROM view_audit WHERE kind IN ({marks})", kinds
+        if year is not None:
+            sql, params = sql + " AND year = ?", (*kinds, year)
+        return self._rows(AuditRow, sql + " ORDER BY sequence", params)
 
     def event_at(self, sequence: int) -> AuditRow | None:
         rows = self._rows(AuditRow, "SELECT data FROM view_audit WHERE sequence = ?", (sequence,))

@@ -372,7 +372,7 @@ class Pulje:
             pools = [views.pool(pool, year, plan.partnership)] if pool else views.pools(year, plan.partnership)
             grants = {p.pool_id: views.grants(p.pool_id) for p in pools}
             moves = [
-                r for r in views.audit_of_kinds(("reallocated", "reallocation_reversed"))
+                r for r in views.audit_of_kinds(("reallocated", "reallocation_reversed"), year=year)
                 if r.aggregate_id == plan.plan_id and r.details.get("year") == year
             ]
             reversed_by = views.reversed_by()
