@@ -3,9 +3,11 @@
 The views live in the ledger's own database, in tables named `view_*`, each
 row a JSON document keyed by the columns queries filter on. They are a cache
 of `projections.memory.replay` over the whole log, kept current by pulling
-new events with eventsourcing's `select_notifications` and recording the
-position reached with its tracking recorder (application name `views`), in
-one transaction per page of events. Two processes catching up at once are
+new events in notification order, each with its place in the integrity chain
+(one query a page, the same rows eventsourcing's `select_notifications`
+gives, without building its objects), and recording the position reached
+with eventsourcing's tracking recorder (application name `views`), in one
+transaction per page of events. Two processes catching up at once are
 serialised by the write lock; the tracking row's conditional update makes a
 page that was already applied fail and roll back, so no event is applied
 twice and none is missed.
@@ -232,7 +234,7 @@ def catch_up(
     an earlier follow-up was skipped. It looks first with a read and takes the
     writers' lock only when there is work.
     """
-    from eventsourcing.persistence import Tracking
+    from eventsourcing.persistence import StoredEvent, Tracking
 
     from projections.fold import apply
 
@@ -242,36 +244,36 @@ def catch_up(
         return 0
     if progress is not None and hasattr(progress, "start"):
         progress.start(last - tracked)
-    recorder = store.recorder
     applied = 0
     cache: dict[tuple[Any, ...], Any] = {}
     ours = -1  # the position this process's last page reached
     while True:
         with store.write(cache_only=True) as c:
             last = store.tracked(c, VIEWS)
-            notifications = recorder.select_notifications(start=last + 1, limit=page_size)
-            if not notifications:
-                return applied
-            first_id, last_id = notifications[0].id, notifications[-1].id
+            # The page's events with their places in the chain, in one query inside this transaction.
             c.execute(
-                "SELECT notification_id, position, hash FROM event_chain WHERE notification_id BETWEEN ? AND ?",
-                (first_id, last_id),
+                "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, ch.position, ch.hash "
+                "FROM {events} e LEFT JOIN event_chain ch ON ch.notification_id = e.{nid} "
+                "WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?",
+                (last, page_size),
             )
-            chain = {row[0]: (row[1], row[2]) for row in c.fetchall()}
+            page = c.fetchall()
+            if not page:
+                return applied
+            last_id = page[-1][0]
             state = SqlViewState(c)
             if last == ours:  # nobody else applied events since our last page: our rows are the stored ones
                 state.rows = cache
-            for notification in notifications:
-                link = chain.get(notification.id)
-                if link is None:
-                    raise ChainGapError(f"stored event {notification.id} has no place in the integrity chain")
-                apply(state, decode(notification), link[0], link[1])
+            for notification_id, oid, version, topic, stored, position, chain_hash in page:
+                if position is None:
+                    raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
+                apply(state, decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
             state.flush()
             tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
         cache, ours = state.rows, last_id  # kept only once the page's transaction committed
-        applied += len(notifications)
+        applied += len(page)
         if progress is not None:
-            progress(len(notifications))
+            progress(len(page))
 
 
 def follow(
