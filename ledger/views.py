@@ -246,7 +246,7 @@ def catch_up(
         progress.start(last - tracked)
     applied = 0
     cache: dict[tuple[Any, ...], Any] = {}
-    ours = -1  # the position this process's last page reached
+    ours = -1  # the notification id this process's last page reached
     while True:
         with store.write(cache_only=True) as c:
             last = store.tracked(c, VIEWS)
