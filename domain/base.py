@@ -13,25 +13,13 @@ never depends on how pickling or pydantic would guess a type.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import functools
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate, CanMutateAggregate, CanSnapshotAggregate
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel, ConfigDict, field_validator
-
-
-@functools.cache
-def _field_names(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(cls))
-
-
-def fields_of(obj: Any) -> dict[str, Any]:
-    """A dataclass instance's fields as a dict: `vars()` for the slotted state classes."""
-    return {name: getattr(obj, name) for name in _field_names(type(obj))}
 
 
 class Fact(BaseModel):

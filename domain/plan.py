@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain.base import Aggregate, Fact, fields_of
+from domain.base import Aggregate, Fact
 from domain.errors import (
     DateError,
     DomainError,
@@ -24,6 +24,7 @@ from domain.errors import (
     PlanError,
     ReversalError,
 )
+from domain.fields import fields_of
 from domain.money import ZERO, Money
 from domain.rules import check_body, check_not_before, required_text
 from domain.timeline import Timeline

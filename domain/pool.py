@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain.base import Aggregate, fields_of
+from domain.base import Aggregate
 from domain.errors import (
     DomainError,
     GrantLimitError,
@@ -28,6 +28,7 @@ from domain.errors import (
     PoolClosedError,
     ReversalError,
 )
+from domain.fields import fields_of
 from domain.money import Money
 from domain.status import GRANT_STATUSES, grant_status  # noqa: F401  (re-exported)
 from domain.rules import body_key, check_body, check_not_before, check_year, required_text

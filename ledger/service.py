@@ -373,7 +373,7 @@ class Pulje:
             grants = {p.pool_id: views.grants(p.pool_id) for p in pools}
             moves = [
                 r for r in views.audit_of_kinds(("reallocated", "reallocation_reversed"), year=year)
-                if r.aggregate_id == plan.plan_id and r.details.get("year") == year
+                if r.aggregate_id == plan.plan_id
             ]
             reversed_by = views.reversed_by()
             head = views.head()

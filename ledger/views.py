@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import fields
 from typing import Any
 
+from domain.fields import fields_of
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow
 
 VIEWS = "views"
@@ -59,17 +59,8 @@ _TABLES = {
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-_NAMES: dict[type, tuple[str, ...]] = {}
-
-
 def dumps(row: Any) -> str:
-    # Field by field, not dataclasses.asdict(): the rows hold only JSON values, and asdict deep-copies them all.
-    # (The rows have slots, so vars() has nothing to give.)
-    cls = type(row)
-    names = _NAMES.get(cls)
-    if names is None:
-        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
-    return _ENCODE({name: getattr(row, name) for name in names})
+    return _ENCODE(fields_of(row))
 
 
 #: Columns beside the keys and the JSON document, per row class: (column, the row's attribute).

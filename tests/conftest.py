@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from domain import ids
+
 ROOT = Path(__file__).resolve().parents[1]
 PLAN_2022 = ROOT / "plans" / "tingbjerg-husum-2022.toml"
+
+#: The 2022 plan's partnership and the ids its plan and its pool get (uuid5 of what identifies them).
+PARTNERSHIP_2022 = "Tingbjerg-Husum"
+PLAN_ID_2022 = ids.plan_id(PARTNERSHIP_2022, 2022)
+BTP_ID_2022 = ids.pool_id(PARTNERSHIP_2022, "bylivs-og-tryghedspulje", 2022)
 
 
 class TickingClock:

@@ -237,22 +237,23 @@ def test_a_byte_order_mark_is_only_skipped_at_the_start_of_the_file(export_file:
         import_into_new(tmp_path, path)
 
 
-def test_a_line_with_a_nul_byte_is_refused_as_not_text(export_file: Path, tmp_path: Path) -> None:
-    third = lines_of(export_file)[2]
-    path = with_line(export_file, 3, third[:10] + b"\x00" + third[10:], tmp_path / "nul.jsonl")
+@pytest.mark.parametrize(
+    ("number", "spoil", "message"),
+    [
+        (3, lambda line: line[:10] + b"\x00" + line[10:], "line 3 holds NUL bytes; an export is UTF-8 text"),
+        (2, lambda line: line[:7] + b"\xff" + line[8:], "line 2 is not UTF-8 text (byte 8)"),
+    ],
+    ids=["a NUL byte", "not UTF-8"],
+)
+def test_a_line_that_is_not_text_is_refused_naming_the_line(
+    export_file: Path, tmp_path: Path, number: int, spoil: Any, message: str
+) -> None:
+    line = lines_of(export_file)[number - 1]
+    path = with_line(export_file, number, spoil(line), tmp_path / "spoiled.jsonl")
 
     with pytest.raises(ImportFileError) as refused:
         import_into_new(tmp_path, path)
-    assert str(refused.value) == "line 3 holds NUL bytes; an export is UTF-8 text"
-
-
-def test_a_line_that_is_not_utf8_is_refused_naming_the_line_and_the_byte(export_file: Path, tmp_path: Path) -> None:
-    second = lines_of(export_file)[1]
-    path = with_line(export_file, 2, second[:7] + b"\xff" + second[8:], tmp_path / "latin.jsonl")
-
-    with pytest.raises(ImportFileError) as refused:
-        import_into_new(tmp_path, path)
-    assert str(refused.value) == "line 2 is not UTF-8 text (byte 8)"
+    assert str(refused.value) == message
 
 
 def test_an_empty_file_is_refused_as_having_no_header(tmp_path: Path) -> None:

@@ -30,12 +30,12 @@ from domain.money import Money, parse_amount
 from ledger.app import Recorded
 from ledger.chain import GENESIS
 from ledger.service import Pulje
+from tests.conftest import BTP_ID_2022 as BTP
+from tests.conftest import PARTNERSHIP_2022 as PARTNERSHIP
+from tests.conftest import PLAN_ID_2022 as PLAN
 
 AG = "arbejdsgruppen"
 OEKF = "Økonomiforvaltningen"
-PARTNERSHIP = "Tingbjerg-Husum"
-PLAN = ids.plan_id(PARTNERSHIP, 2022)
-BTP = ids.pool_id(PARTNERSHIP, "bylivs-og-tryghedspulje", 2022)
 BTP_FUNDING = 10_700_000  # line 14 of the 2022 plan: 107.000 kr.
 UTC = dt.timezone.utc
 ONLY_SOME = (

@@ -38,13 +38,13 @@ from ledger.queries import ViewReader
 from ledger.service import LocationError, Pulje
 from ledger.verify import compare_tables, verify
 from ledger.views import create_views
+from tests.conftest import BTP_ID_2022 as BTP
+from tests.conftest import PARTNERSHIP_2022 as PARTNERSHIP
 from tests.conftest import PLAN_2022, TickingClock
+from tests.conftest import PLAN_ID_2022 as PLAN
 
 AG = "arbejdsgruppen"
 OEKF = "Økonomiforvaltningen"
-PARTNERSHIP = "Tingbjerg-Husum"
-PLAN = ids.plan_id(PARTNERSHIP, 2022)
-BTP = ids.pool_id(PARTNERSHIP, "bylivs-og-tryghedspulje", 2022)
 NAME = "testplan.toml"
 
 HEAD = (
