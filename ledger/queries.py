@@ -6,11 +6,10 @@ needs eventsourcing or pydantic, so a read whose views are current is quick.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from domain.errors import AmbiguousError, NotFoundError
-from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow
+from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, decode_row
 
 GENESIS = "0" * 64
 
@@ -23,7 +22,7 @@ class ViewReader:
 
     def _rows(self, cls: type, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         self.c.execute(sql, params)
-        return [cls(**json.loads(row[0])) for row in self.c.fetchall()]
+        return [decode_row(cls, row[0]) for row in self.c.fetchall()]
 
     # ---------------------------------------------------------------- plans
 
@@ -94,7 +93,7 @@ class ViewReader:
         if not rows:
             self.c.execute(query.replace("g.number = ?", "lower(g.number) = lower(?)"), (wanted,))
             rows = self.c.fetchall()
-        found = [(PoolRow(**json.loads(p)), GrantRow(**json.loads(g))) for g, p in rows]
+        found = [(decode_row(PoolRow, p), decode_row(GrantRow, g)) for g, p in rows]
         if partnership is not None:
             found = [(p, g) for p, g in found if _same(p.partnership, partnership)]
         if not found:
@@ -139,9 +138,9 @@ class ViewReader:
         found = (0, GENESIS)
         self.c.execute("SELECT sequence, data FROM view_audit ORDER BY sequence")
         for sequence, data in self.c.fetchall():
-            row = json.loads(data)
-            if dt.datetime.fromisoformat(row["recorded_at"].replace("Z", "+00:00")) < moment:
-                found = (sequence, row["hash"])
+            row = decode_row(AuditRow, data)
+            if dt.datetime.fromisoformat(row.recorded_at.replace("Z", "+00:00")) < moment:
+                found = (sequence, row.hash)
         return found
 
     def reversed_by(self) -> dict[str, int]:

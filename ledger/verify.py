@@ -193,9 +193,7 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
 
 def _compare_audit_page(store: Any, report: VerifyReport, replayed: Any, first: int, last: int) -> int:
     """Compare the audit rows of one page of positions with the replay's, then forget them."""
-    import json
-
-    from projections.model import AuditRow
+    from projections.model import AuditRow, decode_row
 
     mine = {row.sequence: row for row in replayed.audit}
     replayed.audit.clear()
@@ -204,7 +202,7 @@ def _compare_audit_page(store: Any, report: VerifyReport, replayed: Any, first: 
         stored = c.fetchall()
     for sequence, data in stored:
         try:
-            row = AuditRow(**json.loads(data))
+            row = decode_row(AuditRow, data)
         except (TypeError, ValueError):
             row = None
         if mine.pop(sequence, None) != row:
@@ -216,9 +214,8 @@ def _compare_audit_page(store: Any, report: VerifyReport, replayed: Any, first: 
 
 def compare_tables(store: Any, replayed: Any) -> Iterator[str]:
     """One message per stored view row (plans, lines, pools, grants) that differs from the replay, streamed."""
-    import json
-
     from ledger.views import _TABLES
+    from projections.model import decode_row
 
     names = {"view_plans": "plans", "view_lines": "lines", "view_line_years": "line_years", "view_pools": "pools",
              "view_grants": "grants"}
@@ -234,7 +231,7 @@ def compare_tables(store: Any, replayed: Any) -> Iterator[str]:
             offset += len(page)
             for (data,) in page:
                 try:
-                    row = cls(**json.loads(data))
+                    row = decode_row(cls, data)
                 except (TypeError, ValueError):
                     yield f"view {names[table]} has a row that is not a row: {data[:60]!r}"
                     continue

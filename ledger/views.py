@@ -15,18 +15,17 @@ twice and none is missed.
 
 from __future__ import annotations
 
-import json
+import operator
 from collections.abc import Callable
 from typing import Any
 
-from domain.fields import fields_of
-from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow
+from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, decode_row, encode_row
 
 VIEWS = "views"
 PAGE_SIZE = 2000
 #: Bump when the fold or the rows change: stored views of another version are
 #: dropped and rebuilt from the event log on the next open.
-VIEWS_VERSION = 4
+VIEWS_VERSION = 5
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_plans (plan_id TEXT PRIMARY KEY, partnership TEXT NOT NULL, "
@@ -56,13 +55,6 @@ _TABLES = {
 }
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def dumps(row: Any) -> str:
-    return _ENCODE(fields_of(row))
-
-
 #: Columns beside the keys and the JSON document, per row class: (column, the row's attribute).
 _EXTRA: dict[type, tuple[tuple[str, str], ...]] = {
     PlanRow: (("partnership", "partnership"), ("year", "year")),
@@ -89,9 +81,24 @@ _SELECT = {
 }
 
 
+def _full_key(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """The cache key of a row, (class, *keys), read by one C-level getter."""
+    _, keys = _TABLES[cls]
+    get = operator.attrgetter(*keys)
+    if len(keys) == 1:
+        return lambda row: (cls, get(row))
+    return lambda row: (cls, *get(row))
+
+
+_FULL_KEY = {cls: _full_key(cls) for cls in _TABLES}
+
+
+#: The columns a row fills beside its JSON document, keys first (every table has two or more).
+_COLUMNS = {cls: operator.attrgetter(*keys, *(a for _, a in _EXTRA[cls])) for cls, (_, keys) in _TABLES.items()}
+
+
 def _values(row: Any) -> tuple[Any, ...]:
-    _, keys = _TABLES[type(row)]
-    return (*(getattr(row, k) for k in keys), *(getattr(row, a) for _, a in _EXTRA[type(row)]), dumps(row))
+    return (*_COLUMNS[type(row)](row), encode_row(row))
 
 
 class SqlViewState:
@@ -117,13 +124,12 @@ class SqlViewState:
             return self.rows[full]
         self.cursor.execute(_SELECT[cls], key)
         found = self.cursor.fetchone()
-        row = cls(**json.loads(found[0])) if found else None
+        row = decode_row(cls, found[0]) if found else None
         self.rows[full] = row
         return row
 
     def _put(self, row: Any) -> None:
-        _, keys = _TABLES[type(row)]
-        full = (type(row), *(getattr(row, k) for k in keys))
+        full = _FULL_KEY[type(row)](row)
         self.rows[full] = row
         self.dirty[full] = row
 
@@ -168,7 +174,7 @@ class SqlViewState:
                 "INSERT INTO view_audit (sequence, event_id, date, kind, pool_key, year, grant_number, reverses, data) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (a.sequence, a.event_id, a.date, a.kind, a.pool, a.year, a.grant, a.reverses, dumps(a))
+                    (a.sequence, a.event_id, a.date, a.kind, a.pool, a.year, a.grant, a.reverses, encode_row(a))
                     for a in self.audit
                 ],
             )
@@ -319,7 +325,7 @@ def load_stored(cursor: Any) -> Any:
     for cls, (table, _) in _TABLES.items():
         cursor.execute(f"SELECT data FROM {table}")
         for (data,) in cursor.fetchall():
-            row = cls(**json.loads(data))
+            row = decode_row(cls, data)
             {
                 PlanRow: state.put_plan,
                 LineRow: state.put_line,
@@ -328,5 +334,5 @@ def load_stored(cursor: Any) -> Any:
                 GrantRow: state.put_grant,
             }[cls](row)
     cursor.execute("SELECT data FROM view_audit ORDER BY sequence")
-    state.audit = [AuditRow(**json.loads(data)) for (data,) in cursor.fetchall()]
+    state.audit = [decode_row(AuditRow, data) for (data,) in cursor.fetchall()]
     return state

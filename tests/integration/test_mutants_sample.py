@@ -38,6 +38,7 @@ from ledger.queries import ViewReader
 from ledger.service import LocationError, Pulje
 from ledger.verify import compare_tables, verify
 from ledger.views import create_views
+from projections.model import GrantRow, decode_row, encode_row
 from tests.conftest import BTP_ID_2022 as BTP
 from tests.conftest import PARTNERSHIP_2022 as PARTNERSHIP
 from tests.conftest import PLAN_2022, TickingClock
@@ -454,9 +455,9 @@ def test_views_edited_by_hand_are_named_row_by_row(pulje: Pulje) -> None:
     with store.write() as c:
         c.execute("SELECT data FROM view_grants")
         (data,) = c.fetchone()
-        row = json.loads(data)
-        row.update(recipient="Andre", purpose="Andet")
-        c.execute("UPDATE view_grants SET data = ?", (json.dumps(row),))
+        row = decode_row(GrantRow, data)
+        row.recipient, row.purpose = "Andre", "Andet"
+        c.execute("UPDATE view_grants SET data = ?", (encode_row(row),))
         c.execute("DELETE FROM view_line_years WHERE line = '14' AND year = 2022")
     found = list(compare_tables(store, pulje.ledger.full_replay()))
     assert found == [

@@ -53,6 +53,7 @@ from domain.errors import DomainError
 from domain.money import Money
 from ledger.chain import GENESIS, link
 from ledger.service import Pulje
+from projections.model import GrantRow, PoolRow, decode_row, encode_row
 from tests.conftest import PLAN_2022, PostgresSchema, RawSQL, TickingClock, _postgres_base
 
 D = dt.date.fromisoformat
@@ -664,9 +665,9 @@ def test_a_chain_rewritten_with_snapshots_and_views_rebuilt_is_seen_only_with_an
 
 def test_a_changed_pool_read_model_is_named_as_a_view(db: str, sql: RawSQL) -> None:
     ((pool_id, data),) = sql.run("SELECT pool_id, data FROM view_pools WHERE code = 'BTP'")
-    row = json.loads(data)
-    row["awarded_ore"] -= 100_000
-    sql.run("UPDATE view_pools SET data = ? WHERE pool_id = ?", (json.dumps(row, ensure_ascii=False), pool_id))
+    row = decode_row(PoolRow, data)
+    row.awarded_ore -= 100_000
+    sql.run("UPDATE view_pools SET data = ? WHERE pool_id = ?", (encode_row(row), pool_id))
     report = assert_found(
         db, check="views", position=None, says=f"view pools row {pool_id} differs from a replay in awarded_ore"
     )
@@ -675,14 +676,21 @@ def test_a_changed_pool_read_model_is_named_as_a_view(db: str, sql: RawSQL) -> N
 
 def test_a_changed_grant_read_model_is_named_as_a_view(db: str, sql: RawSQL) -> None:
     ((pool_id, data),) = sql.run("SELECT pool_id, data FROM view_grants WHERE number = 'BTP-2022-004'")
-    row = json.loads(data)
-    row["recipient"] = "Min egen forening"
-    sql.run(
-        "UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'",
-        (json.dumps(row, ensure_ascii=False), pool_id),
-    )
+    row = decode_row(GrantRow, data)
+    row.recipient = "Min egen forening"
+    sql.run("UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'", (encode_row(row), pool_id))
     says = f"view grants row {pool_id}/BTP-2022-004 differs from a replay in recipient"
     assert_found(db, check="views", position=None, says=says)
+
+
+@pytest.mark.parametrize(
+    "stored", ['{"number": "BTP-2022-004"}', '["BTP-2022-004"]', "not json"], ids=["object", "short", "garbage"]
+)
+def test_a_grant_read_model_that_is_not_a_row_is_named_as_a_view(db: str, sql: RawSQL, stored: str) -> None:
+    ((pool_id,),) = sql.run("SELECT pool_id FROM view_grants WHERE number = 'BTP-2022-004'")
+    sql.run("UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'", (stored, pool_id))
+    report = assert_found(db, check="views", position=None, says=f"view grants has a row that is not a row: {stored!r}")
+    assert f"view grants row {pool_id}/BTP-2022-004 is missing" in [p.message for p in report.problems]
 
 
 def test_a_changed_snapshot_is_named_at_the_event_it_was_taken_at(year: Year, db: str, sql: RawSQL) -> None:

@@ -1,7 +1,8 @@
 """The fast paths written for speed and memory equal the plain code they replace.
 
 `event_id_text` is uuid5 by hand; `Timeline` keeps its entries packed in one
-array and walks back from the newest. Each is held here against the obvious
+array and walks back from the newest; `canonical_id` remembers the ids it has
+seen; the stored views keep each row as a JSON array of its values. Each is held here against the obvious
 implementation on arbitrary inputs.
 """
 
@@ -16,6 +17,8 @@ from hypothesis import strategies as st
 
 from domain.ids import event_id, event_id_text
 from domain.timeline import Timeline
+from ledger.mapper import canonical_id
+from projections.model import AuditRow, LineYearRow, PoolRow, decode_row, encode_row
 
 DAY0 = dt.date(2022, 1, 1)
 
@@ -96,3 +99,44 @@ def test_an_empty_timeline_holds_no_array_and_answers_zero() -> None:
 def test_a_version_beyond_the_packed_range_is_refused() -> None:
     with pytest.raises(ValueError, match="out of range"):
         Timeline().add(DAY0, 1 << 40, 1)
+
+
+@given(st.uuids(), st.sampled_from(["32", "dashed", "upper", "uuid"]))
+def test_canonical_id_is_the_dashed_text_however_often_it_is_asked(originator: UUID, form: str) -> None:
+    given_as = {"32": originator.hex, "dashed": str(originator), "upper": originator.hex.upper(), "uuid": originator}[form]
+    assert canonical_id(given_as) == canonical_id(given_as) == str(originator)  # the second answer is the remembered one
+
+
+def test_canonical_id_refuses_what_is_not_an_id_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            canonical_id("not-an-id")
+
+
+ROW_CLASSES = {
+    PoolRow: st.builds(PoolRow, pool_id=st.text(), key=st.text(), code=st.text(), name=st.text(), year=st.integers(),
+                       plan_id=st.text(), partnership=st.text(), line=st.text(), decided_by=st.text(),
+                       opened_on=st.text(), initial_ore=st.integers(), funding_ore=st.integers(),
+                       closed_on=st.none() | st.text(), unspent_ore=st.none() | st.integers()),
+    LineYearRow: st.builds(LineYearRow, plan_id=st.text(), line=st.text(), year=st.integers(),
+                           posts=st.dictionaries(st.text(), st.integers()), note=st.none() | st.text()),
+    AuditRow: st.builds(AuditRow, sequence=st.integers(), event_id=st.text(), hash=st.text(), recorded_at=st.text(),
+                        date=st.text(), kind=st.text(), actor=st.text(), decided_by=st.none() | st.text(),
+                        decision_ref=st.none(), reason=st.none() | st.text(), amount_ore=st.none() | st.integers(),
+                        aggregate_id=st.text(), version=st.integers(), year=st.none() | st.integers(),
+                        pool=st.none() | st.text(), grant=st.none() | st.text(),
+                        details=st.dictionaries(st.text(), st.integers() | st.text() | st.lists(st.text()))),
+}
+
+
+@given(st.one_of(*ROW_CLASSES.values()))
+def test_a_stored_row_reads_back_equal(row: object) -> None:
+    data = encode_row(row)
+    assert data.startswith("[")
+    assert decode_row(type(row), data) == row
+
+
+@pytest.mark.parametrize("data", ['{"plan_id": "p"}', '"p"', "7"])
+def test_a_stored_row_that_is_no_array_is_refused(data: str) -> None:
+    with pytest.raises(TypeError, match="is a JSON array"):
+        decode_row(LineYearRow, data)
