@@ -46,3 +46,38 @@ def event_id_text(originator_id: UUID, version: int) -> str:
     digest[8] = (digest[8] & 0x3F) | 0x80
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def canonical_id(originator_id: UUID | str) -> str:
+    """The dashed lowercase text of an aggregate id, from a UUID or its hex or dashed text."""
+    if isinstance(originator_id, UUID):
+        return str(originator_id)
+    known = _CANONICAL.get(originator_id)
+    if known is not None:  # a ledger has few aggregates and many events each: each id is checked once
+        return known
+    text = originator_id.lower()
+    if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+        known = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    else:
+        known = str(UUID(text))
+    if len(_CANONICAL) >= 10_000:
+        _CANONICAL.clear()
+    _CANONICAL[originator_id] = known
+    return known
+
+
+_CANONICAL: dict[str, str] = {}
+
+
+def uuid_of(text: str) -> UUID:
+    """`UUID(text)`, remembered: a log names each of its few aggregates many times."""
+    known = _UUIDS.get(text)
+    if known is None:
+        known = UUID(text)
+        if len(_UUIDS) >= 10_000:
+            _UUIDS.clear()
+        _UUIDS[text] = known
+    return known
+
+
+_UUIDS: dict[str, UUID] = {}

@@ -11,25 +11,23 @@ from __future__ import annotations
 
 import hashlib
 import re
+from struct import Struct
 from uuid import UUID
 
+from domain.ids import canonical_id
+
 GENESIS = "0" * 64
-_HEX = set("0123456789abcdef")
+_LENGTH = Struct(">Q").pack
 
 
 def link(previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes) -> str:
     """The hash of one event, given the hash before it."""
-    if isinstance(originator_id, UUID):
-        oid = str(originator_id)
-    elif len(originator_id) == 32 and not set(originator_id.lower()) - _HEX:
-        text = originator_id.lower()
-        oid = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-    else:
-        oid = str(UUID(originator_id))
-    framed = b"".join(
-        len(part).to_bytes(8, "big") + part
-        for part in (previous.encode(), str(position).encode(), oid.encode(), str(version).encode(), topic.encode(), state)
-    )
+    p, n, o = previous.encode(), str(position).encode(), canonical_id(originator_id).encode()
+    v, t = str(version).encode(), topic.encode()
+    framed = b"".join((
+        _LENGTH(len(p)), p, _LENGTH(len(n)), n, _LENGTH(len(o)), o, _LENGTH(len(v)), v, _LENGTH(len(t)), t,
+        _LENGTH(len(state)), state,
+    ))
     return hashlib.sha256(framed).hexdigest()
 
 

@@ -18,13 +18,14 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
-from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.ids import canonical_id, uuid_of
 from ledger.chain import is_hash
 from ledger.mapper import is_topic
 from ledger.verify import VerifyReport, Walker
+from ledger.walk import frozen_pages
 
 FORMAT = "pulje-events"
 VERSION = 1
@@ -63,7 +64,7 @@ def stored_rows(ledger: Any, upto: int, page: int = PAGE) -> Iterator[tuple[int,
         if not rows:
             return
         for pos, chain_hash, oid, version, topic, state in rows:
-            yield pos, chain_hash, str(UUID(str(oid))), version, topic, bytes(state)
+            yield pos, chain_hash, canonical_id(str(oid)), version, topic, bytes(state)
         position = rows[-1][0]
 
 
@@ -172,7 +173,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
         ledger.store, ledger.tracking, lambda stored: decoded[id(stored)], native, rows, rows_read
     )
     try:
-        with ledger.store.write() as c, open(path, "rb") as raw:
+        with ledger.store.write() as c, open(path, "rb") as raw, frozen_pages() as settle:
             lines = text_lines(raw)
             first = next(lines, (1, ""))[1]
             header = read_header(first)
@@ -191,7 +192,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
                 if len(report.problems) > before:
                     raise ImportVerificationError(f"line {number}: {report.problems[before].message}", report)
                 stored = StoredEvent(
-                    originator_id=UUID(record["originator_id"]), originator_version=record["originator_version"],
+                    originator_id=uuid_of(record["originator_id"]), originator_version=record["originator_version"],
                     topic=record["topic"], state=state,
                 )
                 decoded[id(stored)] = event
@@ -201,6 +202,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
                     page, decoded = [], {}
                     if progress is not None:
                         progress(PAGE)
+                    settle()
             if page:
                 recorder.record_in(c.native, page)
             if report.events != header.events:

@@ -22,6 +22,8 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 
+from domain.ids import canonical_id
+
 _IDS = {"originator_id", "originator_version"}
 
 #: The modules whose classes may be named by a stored topic. Reading an event
@@ -84,27 +86,6 @@ class PydanticMapper(Mapper[UUID]):
             raise ValueError(f"{str(stored_event.topic)[:80]!r} is not the topic of a pulje event")
         cls = resolve_topic(stored_event.topic)
         return decode_event(cls, stored_event.originator_id, stored_event.originator_version, data)
-
-
-def canonical_id(originator_id: UUID | str) -> str:
-    """The dashed lowercase text of an aggregate id, from a UUID or its hex or dashed text."""
-    if isinstance(originator_id, UUID):
-        return str(originator_id)
-    known = _CANONICAL.get(originator_id)
-    if known is not None:  # a ledger has few aggregates and many events each: each id is checked once
-        return known
-    text = originator_id.lower()
-    if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
-        known = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-    else:
-        known = str(UUID(text))
-    if len(_CANONICAL) >= 10_000:
-        _CANONICAL.clear()
-    _CANONICAL[originator_id] = known
-    return known
-
-
-_CANONICAL: dict[str, str] = {}
 
 
 def decode_event(cls: Any, originator_id: UUID | str, version: int, data: bytes) -> Any:

@@ -29,8 +29,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from domain.ids import uuid_of
 from ledger.chain import GENESIS, link
 from ledger.views import VIEWS
+from ledger.walk import frozen_pages
 
 PAGE = 2000
 
@@ -112,7 +114,7 @@ class Walker:
             problem("chain", "the stored event does not match its hash (changed, swapped or forged after it was recorded)")
         self.previous = stored_hash
         try:
-            oid = UUID(str(oid))
+            oid = uuid_of(str(oid))
         except ValueError:
             problem("replay", f"the stored aggregate id {oid!r} is not an id")
             return None
@@ -149,35 +151,37 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
     replayed = MemoryState()
     last_notification = 0
     audit_compared = 0
-    while True:
-        with store.read() as c:
-            c.execute(
-                "SELECT c.position, c.notification_id, c.hash, e.{nid}, e.originator_id, e.originator_version, "
-                "e.topic, e.state FROM event_chain c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
-                "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
-                (walker.expected, PAGE),
-            )
-            rows = c.fetchall()
-        if not rows:
-            break
-        for position, notification_id, stored_hash, rowid, oid, version, topic, state in rows:
-            problem = walker.position(position, stored_hash)
-            if rowid is None:
-                problem("chain", "the event recorded here is missing from the log (deleted)")
-                walker.skip(stored_hash)
-                continue
-            if notification_id <= last_notification:
-                problem("chain", "the log's order disagrees with the chain (events reordered)")
-            last_notification = max(last_notification, notification_id)
-            event = walker.event(problem, position, stored_hash, oid, version, topic, state)
-            if event is not None and notification_id <= tracked:
-                try:
-                    apply(replayed, event, position, stored_hash)
-                except Exception as error:  # noqa: BLE001 - a fold that cannot apply an event is a finding
-                    problem("views", f"the read models cannot apply this event ({error})")
-        audit_compared += _compare_audit_page(store, report, replayed, rows[0][0], rows[-1][0])
-        if progress is not None:
-            progress(len(rows))
+    with frozen_pages() as settle:
+        while True:
+            with store.read() as c:
+                c.execute(
+                    "SELECT c.position, c.notification_id, c.hash, e.{nid}, e.originator_id, e.originator_version, "
+                    "e.topic, e.state FROM event_chain c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
+                    "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
+                    (walker.expected, PAGE),
+                )
+                rows = c.fetchall()
+            if not rows:
+                break
+            for position, notification_id, stored_hash, rowid, oid, version, topic, state in rows:
+                problem = walker.position(position, stored_hash)
+                if rowid is None:
+                    problem("chain", "the event recorded here is missing from the log (deleted)")
+                    walker.skip(stored_hash)
+                    continue
+                if notification_id <= last_notification:
+                    problem("chain", "the log's order disagrees with the chain (events reordered)")
+                last_notification = max(last_notification, notification_id)
+                event = walker.event(problem, position, stored_hash, oid, version, topic, state)
+                if event is not None and notification_id <= tracked:
+                    try:
+                        apply(replayed, event, position, stored_hash)
+                    except Exception as error:  # noqa: BLE001 - a fold that cannot apply an event is a finding
+                        problem("views", f"the read models cannot apply this event ({error})")
+            audit_compared += _compare_audit_page(store, report, replayed, rows[0][0], rows[-1][0])
+            if progress is not None:
+                progress(len(rows))
+            settle()
     _orphans(ledger, report)
     walker.finish()
     report.views_position = tracked

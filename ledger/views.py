@@ -19,6 +19,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from ledger.walk import frozen_pages
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, decode_row, encode_row
 
 VIEWS = "views"
@@ -244,33 +245,35 @@ def catch_up(
     applied = 0
     cache: dict[tuple[Any, ...], Any] = {}
     ours = -1  # the notification id this process's last page reached
-    while True:
-        with store.write(cache_only=True) as c:
-            last = store.tracked(c, VIEWS)
-            # The page's events with their places in the chain, in one query inside this transaction.
-            c.execute(
-                "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, ch.position, ch.hash "
-                "FROM {events} e LEFT JOIN event_chain ch ON ch.notification_id = e.{nid} "
-                "WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?",
-                (last, page_size),
-            )
-            page = c.fetchall()
-            if not page:
-                return applied
-            last_id = page[-1][0]
-            state = SqlViewState(c)
-            if last == ours:  # nobody else applied events since our last page: our rows are the stored ones
-                state.rows = cache
-            for notification_id, oid, version, topic, stored, position, chain_hash in page:
-                if position is None:
-                    raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
-                apply(state, decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
-            state.flush()
-            tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
-        cache, ours = state.rows, last_id  # kept only once the page's transaction committed
-        applied += len(page)
-        if progress is not None:
-            progress(len(page))
+    with frozen_pages() as settle:
+        while True:
+            with store.write(cache_only=True) as c:
+                last = store.tracked(c, VIEWS)
+                # The page's events with their places in the chain, in one query inside this transaction.
+                c.execute(
+                    "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, ch.position, ch.hash "
+                    "FROM {events} e LEFT JOIN event_chain ch ON ch.notification_id = e.{nid} "
+                    "WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?",
+                    (last, page_size),
+                )
+                page = c.fetchall()
+                if not page:
+                    return applied
+                last_id = page[-1][0]
+                state = SqlViewState(c)
+                if last == ours:  # nobody else applied events since our last page: our rows are the stored ones
+                    state.rows = cache
+                for notification_id, oid, version, topic, stored, position, chain_hash in page:
+                    if position is None:
+                        raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
+                    apply(state, decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
+                state.flush()
+                tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
+            cache, ours = state.rows, last_id  # kept only once the page's transaction committed
+            applied += len(page)
+            if progress is not None:
+                progress(len(page))
+            settle()
 
 
 def follow(

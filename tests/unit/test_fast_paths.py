@@ -9,15 +9,16 @@ implementation on arbitrary inputs.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from uuid import UUID, uuid5
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.ids import event_id, event_id_text
+from domain.ids import canonical_id, event_id, event_id_text
 from domain.timeline import Timeline
-from ledger.mapper import canonical_id
+from ledger.chain import link
 from projections.model import AuditRow, LineYearRow, PoolRow, decode_row, encode_row
 
 DAY0 = dt.date(2022, 1, 1)
@@ -140,3 +141,38 @@ def test_a_stored_row_reads_back_equal(row: object) -> None:
 def test_a_stored_row_that_is_no_array_is_refused(data: str) -> None:
     with pytest.raises(TypeError, match="is a JSON array"):
         decode_row(LineYearRow, data)
+
+
+def plain_link(previous: str, position: int, originator_id: UUID, version: int, topic: str, state: bytes) -> str:
+    """The chain's framing as the module docstring states it: every field length-prefixed (8 bytes, big-endian)."""
+    parts = (previous.encode(), str(position).encode(), str(originator_id).encode(), str(version).encode(),
+             topic.encode(), state)
+    return hashlib.sha256(b"".join(len(part).to_bytes(8, "big") + part for part in parts)).hexdigest()
+
+
+@given(st.text(), st.integers(min_value=0, max_value=10**12), st.uuids(), st.integers(min_value=0, max_value=10**9),
+       st.text(), st.binary(), st.sampled_from(["uuid", "hex", "dashed"]))
+def test_a_link_hashes_the_framing_the_chain_documents(
+    previous: str, position: int, originator: UUID, version: int, topic: str, state: bytes, form: str
+) -> None:
+    given_as = {"uuid": originator, "hex": originator.hex, "dashed": str(originator)}[form]
+    assert link(previous, position, given_as, version, topic, state) == plain_link(
+        previous, position, originator, version, topic, state
+    )
+
+
+def test_a_long_walk_hides_what_it_keeps_from_the_collector_and_gives_it_back() -> None:
+    import gc
+
+    from ledger.walk import frozen_pages
+
+    kept = [[] for _ in range(1000)]
+    assert gc.get_freeze_count() == 0
+    with frozen_pages() as settle:
+        settle()
+        assert gc.get_freeze_count() >= len(kept)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError), frozen_pages() as settle:
+        settle()
+        raise RuntimeError("a walk that fails")
+    assert gc.get_freeze_count() == 0
