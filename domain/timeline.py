@@ -45,8 +45,9 @@ class Timeline:
     def __init__(self, entries: Iterable[tuple[int, int, int]] = (), total: int = 0) -> None:
         self.data: array[int] | None = None
         self.total = total
-        for ordinal, version, change in sorted(entries):
-            self._append(_place(ordinal, version), change)
+        if entries:  # most timelines start empty (a new grant's two): no sort for them
+            for ordinal, version, change in sorted(entries):
+                self._append(_place(ordinal, version), change)
 
     @property
     def entries(self) -> list[tuple[int, int, int]]:
