@@ -66,9 +66,15 @@ _EXTRA: dict[type, tuple[tuple[str, str], ...]] = {
 }
 
 
+def stored_columns(cls: type) -> list[str]:
+    """The columns of a row class's table: its keys, the columns beside them, and `data` (the row's JSON)."""
+    _, keys = _TABLES[cls]
+    return [*keys, *(column for column, _ in _EXTRA[cls]), "data"]
+
+
 def _upsert_sql(cls: type) -> str:
     table, keys = _TABLES[cls]
-    columns = [*keys, *(column for column, _ in _EXTRA[cls]), "data"]
+    columns = stored_columns(cls)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
@@ -98,8 +104,17 @@ _FULL_KEY = {cls: _full_key(cls) for cls in _TABLES}
 _COLUMNS = {cls: operator.attrgetter(*keys, *(a for _, a in _EXTRA[cls])) for cls, (_, keys) in _TABLES.items()}
 
 
-def _values(row: Any) -> tuple[Any, ...]:
+def stored_values(row: Any) -> tuple[Any, ...]:
+    """Exactly what the views store for a row, in the order of `stored_columns`: its columns, then its JSON."""
     return (*_COLUMNS[type(row)](row), encode_row(row))
+
+
+AUDIT_COLUMNS = "sequence, event_id, date, kind, pool_key, year, grant_number, reverses, data"
+
+
+def audit_values(a: AuditRow) -> tuple[Any, ...]:
+    """What the views store for an audit row, in the order of `AUDIT_COLUMNS`."""
+    return (a.sequence, a.event_id, a.date, a.kind, a.pool, a.year, a.grant, a.reverses, encode_row(a))
 
 
 class SqlViewState:
@@ -164,7 +179,7 @@ class SqlViewState:
     def flush(self) -> None:
         by_class: dict[type, list[tuple[Any, ...]]] = {}
         for row in self.dirty.values():
-            by_class.setdefault(type(row), []).append(_values(row))
+            by_class.setdefault(type(row), []).append(stored_values(row))
         for cls, values in by_class.items():
             self.cursor.executemany(_UPSERT[cls], values)
         self.dirty.clear()
@@ -172,12 +187,8 @@ class SqlViewState:
             self.rows.clear()
         if self.audit:
             self.cursor.executemany(
-                "INSERT INTO view_audit (sequence, event_id, date, kind, pool_key, year, grant_number, reverses, data) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (a.sequence, a.event_id, a.date, a.kind, a.pool, a.year, a.grant, a.reverses, encode_row(a))
-                    for a in self.audit
-                ],
+                f"INSERT INTO view_audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [audit_values(a) for a in self.audit],
             )
             self.audit.clear()
 

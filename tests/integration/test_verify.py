@@ -690,7 +690,29 @@ def test_a_grant_read_model_that_is_not_a_row_is_named_as_a_view(db: str, sql: R
     ((pool_id,),) = sql.run("SELECT pool_id FROM view_grants WHERE number = 'BTP-2022-004'")
     sql.run("UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = 'BTP-2022-004'", (stored, pool_id))
     report = assert_found(db, check="views", position=None, says=f"view grants has a row that is not a row: {stored!r}")
+    assert len(report.problems) == 1
+
+
+def test_a_changed_column_beside_a_pool_read_model_is_named(db: str, sql: RawSQL) -> None:
+    """Queries filter on the columns beside the JSON (a pool's year, a grant's number): they are checked too."""
+    ((pool_id,),) = sql.run("SELECT pool_id FROM view_pools WHERE code = 'BTP'")
+    sql.run("UPDATE view_pools SET year = 2023 WHERE pool_id = ?", (pool_id,))
+    report = assert_found(db, check="views", position=None, says=f"view pools row {pool_id} differs from a replay in its column year")
+    assert len(report.problems) == 1
+
+
+def test_a_moved_grant_read_model_is_named_missing_and_unbacked(db: str, sql: RawSQL) -> None:
+    ((pool_id,),) = sql.run("SELECT pool_id FROM view_grants WHERE number = 'BTP-2022-004'")
+    sql.run("UPDATE view_grants SET number = 'BTP-2022-099' WHERE number = 'BTP-2022-004'")
+    report = assert_found(db, check="views", position=None, says=f"view grants row {pool_id}/BTP-2022-099 has no event behind it")
     assert f"view grants row {pool_id}/BTP-2022-004 is missing" in [p.message for p in report.problems]
+
+
+def test_a_changed_audit_column_is_named_at_its_position(db: str, sql: RawSQL) -> None:
+    ((sequence,),) = sql.run("SELECT MIN(sequence) FROM view_audit WHERE kind = 'grant_awarded'")
+    sql.run("UPDATE view_audit SET kind = 'grant_returned' WHERE sequence = ?", (sequence,))
+    report = assert_found(db, check="views", position=sequence, says=f"view audit row {sequence} has columns that differ from a replay")
+    assert len(report.problems) == 1
 
 
 def test_a_changed_snapshot_is_named_at_the_event_it_was_taken_at(year: Year, db: str, sql: RawSQL) -> None:
