@@ -194,6 +194,8 @@ class Later:
         cannot know.
         """
 
+        # A release would change `Pool.GrantAwarded` in place; the read models know events by that name.
+        __qualname__ = "Pool.GrantAwarded"
         class_version: ClassVar[int] = 2
         channel: str
         upcast_calls: ClassVar[list[dict[str, Any]]] = []
