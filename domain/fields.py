@@ -2,8 +2,7 @@
 
 `vars()` has nothing to give once a dataclass has `__slots__`, and
 `dataclasses.asdict` deep-copies every value. Used for the domain's state
-classes (snapshots) and the read-model rows (stored as JSON); importing it
-costs the CLI's read path nothing beyond `dataclasses`.
+classes (snapshots).
 """
 
 from __future__ import annotations

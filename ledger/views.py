@@ -1,7 +1,8 @@
 """The stored read models: tables beside the event log, and their catch-up.
 
 The views live in the ledger's own database, in tables named `view_*`, each
-row a JSON document keyed by the columns queries filter on. They are a cache
+row's values a JSON array (`projections.model.encode_row`) beside the columns
+queries filter on; `verify` compares every column. They are a cache
 of `projections.memory.replay` over the whole log, kept current by pulling
 new events in notification order, each with its place in the integrity chain
 (one query a page, the same rows eventsourcing's `select_notifications`
