@@ -159,7 +159,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
     event is decoded once: the same event object checks the replay and
     updates the read models.
     """
-    from ledger.views import follow
+    from ledger.views import begin_bulk_fill, end_bulk_fill, follow
 
     if ledger.store.head()[0] or ledger.recorder.max_notification_id():
         raise ImportRefusedError("the target ledger is not empty; import into a new --db")
@@ -174,6 +174,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
     )
     try:
         with ledger.store.write() as c, open(path, "rb") as raw, frozen_pages() as settle:
+            begin_bulk_fill(c)  # the views fill with the log, in this transaction; rebuilt before it commits
             lines = text_lines(raw)
             first = next(lines, (1, ""))[1]
             header = read_header(first)
@@ -214,6 +215,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
             walker.finish()
             if report.problems:
                 raise ImportVerificationError(f"the events break a rule: {report.problems[0].message}", report)
+            end_bulk_fill(c)
     finally:
         recorder.on_recorded = hook
     return header

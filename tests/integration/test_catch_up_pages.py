@@ -6,6 +6,10 @@ no other process applied events in between. Here a second ledger applies a
 page between two of the first one's pages, deterministically, in one
 process; the views must still equal a full replay. The import keeps rows
 across its pages the same way, inside its one transaction.
+
+A bulk fill of empty views (a first catch-up of many events, an import)
+drops the audit view's unique index of event ids and builds it in the
+transaction of its last page: it is whole whenever the views are current.
 """
 
 from __future__ import annotations
@@ -96,3 +100,57 @@ def test_an_import_of_many_pages_gives_the_replay(generated: str, tmp_path: Path
         with ledger.store.read() as c:
             assert ledger.store.tracked(c, "views") == ledger.store.last_notification(c)  # followed, no catch-up needed
         assert views_problems(target, ledger) == []
+        assert has_event_id_index(target, ledger)
+
+
+def has_event_id_index(db: str, ledger: object) -> bool:
+    query = (
+        "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'view_audit_event_id' AND schemaname = current_schema()"
+        if db.startswith("postgresql") else "SELECT COUNT(*) FROM sqlite_master WHERE name = 'view_audit_event_id'"
+    )
+    with ledger.store.read() as c:  # type: ignore[attr-defined]
+        c.execute(query)
+        return c.fetchone()[0] == 1
+
+
+def test_a_bulk_catch_up_builds_the_event_id_index_in_its_last_page(generated: str) -> None:
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "bulk") as session:
+        ledger = session.ledger
+        assert has_event_id_index(generated, ledger)
+        indexed: list[bool] = []
+        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE,
+                           bulk_from=PAGE, progress=lambda _: indexed.append(has_event_id_index(generated, ledger)))
+        assert applied == ledger.store.head()[0]
+        assert indexed[:-1] == [False] * (len(indexed) - 1) and indexed[-1]  # dropped at the first page, built in the last
+        assert views_problems(generated, ledger) == []
+
+
+def test_an_interrupted_bulk_catch_up_leaves_the_index_to_the_next_one(generated: str) -> None:
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "interrupted") as first:
+        ledger = first.ledger
+
+        def stop_after_two(_: int, pages: list[int] = []) -> None:  # noqa: B006 - counts this test's pages
+            pages.append(1)
+            if len(pages) == 2:
+                raise Stop
+
+        with pytest.raises(Stop):
+            catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE, bulk_from=PAGE,
+                     progress=stop_after_two)
+        assert not has_event_id_index(generated, ledger)
+    with Pulje(generated, "next") as second:  # any reading command catches up the rest
+        second.status()
+        assert has_event_id_index(generated, second.ledger)
+        assert views_problems(generated, second.ledger) == []
+
+
+def test_a_catch_up_below_the_bulk_size_keeps_the_index(generated: str) -> None:
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "small") as session:
+        ledger = session.ledger
+        indexed: list[bool] = []
+        catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE,
+                 progress=lambda _: indexed.append(has_event_id_index(generated, ledger)))
+        assert indexed and all(indexed)  # 1,500 events are fewer than BULK_FROM
