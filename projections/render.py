@@ -262,7 +262,9 @@ def cell(value: Any, width: int = 48) -> str:
     """One line of text: control characters and line breaks shown as spaces, long text cut."""
     if value is None:
         return ""
-    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in str(value))
+    text = str(value)
+    if not text.isprintable():  # printable text has none of these (a pool of a thousand grants: 10,000 cells)
+        text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text)
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -176,3 +176,22 @@ def test_a_long_walk_hides_what_it_keeps_from_the_collector_and_gives_it_back() 
         settle()
         raise RuntimeError("a walk that fails")
     assert gc.get_freeze_count() == 0
+
+
+def plain_cell(value: object, width: int = 48) -> str:
+    """`render.cell` without its printable-text shortcut: every character looked at."""
+    import unicodedata
+
+    if value is None:
+        return ""
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in str(value))
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@given(st.none() | st.integers() | st.text() | st.text(alphabet=st.sampled_from("ab \t\n\u200e\u2028\u00a0\x00æ")),
+       st.integers(min_value=2, max_value=60))
+def test_a_table_cell_is_what_looking_at_every_character_gives(value: object, width: int) -> None:
+    from projections.render import cell
+
+    assert cell(value, width) == plain_cell(value, width)
