@@ -261,7 +261,9 @@ def catch_up(
     Writers keep the views current in the transaction that records events
     (`follow`), so this finds nothing to do unless the views were rebuilt or
     an earlier follow-up was skipped. It looks first with a read and takes the
-    writers' lock only when there is work.
+    writers' lock only when there is work. Filling empty views with at least
+    `bulk_from` events is a bulk fill: the audit view's event-id index is
+    dropped in the first page's transaction and built in the last one's.
     """
     from eventsourcing.persistence import StoredEvent, Tracking
 
