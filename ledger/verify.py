@@ -202,18 +202,20 @@ def _compare_audit_page(store: Any, report: VerifyReport, replayed: Any, first: 
     queries filter on. A stored row equal to what the views would store for
     the replayed row is not decoded at all.
     """
-    from ledger.views import AUDIT_COLUMNS, audit_values
+    from ledger.views import stored_columns, stored_values
     from projections.model import AuditRow, decode_row
 
     mine = {row.sequence: row for row in replayed.audit}
     replayed.audit.clear()
     with store.read() as c:
-        c.execute(f"SELECT {AUDIT_COLUMNS} FROM view_audit WHERE sequence BETWEEN ? AND ?", (first, last))
+        c.execute(
+            f"SELECT {', '.join(stored_columns(AuditRow))} FROM view_audit WHERE sequence BETWEEN ? AND ?", (first, last)
+        )
         stored = c.fetchall()
     for values in stored:
         sequence, data = values[0], values[-1]
         ours = mine.pop(sequence, None)
-        if ours is not None and audit_values(ours) == tuple(values):
+        if ours is not None and stored_values(ours) == tuple(values):
             continue
         try:
             row = decode_row(AuditRow, data)

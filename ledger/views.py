@@ -75,10 +75,20 @@ _EXTRA: dict[type, tuple[tuple[str, str], ...]] = {
 }
 
 
+#: Every column each row class fills beside its JSON, keys first: (column, the row's attribute). The five
+#: tables above are upserted by their keys; the audit trail is appended to, by sequence.
+_STORED_AS: dict[type, tuple[tuple[str, str], ...]] = {
+    **{cls: (*((k, k) for k in keys), *_EXTRA[cls]) for cls, (_, keys) in _TABLES.items()},
+    AuditRow: (
+        ("sequence", "sequence"), ("event_id", "event_id"), ("date", "date"), ("kind", "kind"), ("pool_key", "pool"),
+        ("year", "year"), ("grant_number", "grant"), ("reverses", "reverses"),
+    ),
+}
+
+
 def stored_columns(cls: type) -> list[str]:
     """The columns of a row class's table: its keys, the columns beside them, and `data` (the row's JSON)."""
-    _, keys = _TABLES[cls]
-    return [*keys, *(column for column, _ in _EXTRA[cls]), "data"]
+    return [*(column for column, _ in _STORED_AS[cls]), "data"]
 
 
 def _upsert_sql(cls: type) -> str:
@@ -109,21 +119,17 @@ def _full_key(cls: type) -> Callable[[Any], tuple[Any, ...]]:
 _FULL_KEY = {cls: _full_key(cls) for cls in _TABLES}
 
 
-#: The columns a row fills beside its JSON document, keys first (every table has two or more).
-_COLUMNS = {cls: operator.attrgetter(*keys, *(a for _, a in _EXTRA[cls])) for cls, (_, keys) in _TABLES.items()}
+#: Each class's columns read by one getter (every class fills two or more, so it gives a tuple).
+_COLUMNS = {cls: operator.attrgetter(*(a for _, a in pairs)) for cls, pairs in _STORED_AS.items()}
+_INSERT_AUDIT = (
+    f"INSERT INTO view_audit ({', '.join(stored_columns(AuditRow))}) "
+    f"VALUES ({', '.join('?' for _ in stored_columns(AuditRow))})"
+)
 
 
 def stored_values(row: Any) -> tuple[Any, ...]:
     """Exactly what the views store for a row, in the order of `stored_columns`: its columns, then its JSON."""
     return (*_COLUMNS[type(row)](row), encode_row(row))
-
-
-AUDIT_COLUMNS = "sequence, event_id, date, kind, pool_key, year, grant_number, reverses, data"
-
-
-def audit_values(a: AuditRow) -> tuple[Any, ...]:
-    """What the views store for an audit row, in the order of `AUDIT_COLUMNS`."""
-    return (a.sequence, a.event_id, a.date, a.kind, a.pool, a.year, a.grant, a.reverses, encode_row(a))
 
 
 class SqlViewState:
@@ -195,10 +201,7 @@ class SqlViewState:
         if len(self.rows) > self.MAX_CACHED:
             self.rows.clear()
         if self.audit:
-            self.cursor.executemany(
-                f"INSERT INTO view_audit ({AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [audit_values(a) for a in self.audit],
-            )
+            self.cursor.executemany(_INSERT_AUDIT, [stored_values(a) for a in self.audit])
             self.audit.clear()
 
 
