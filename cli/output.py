@@ -106,7 +106,7 @@ def classify(error: BaseException) -> tuple[int, str] | None:
         return STORAGE, f"Storage error: {period(str(error))}"
     module = type(error).__module__
     if module.startswith(("eventsourcing", "sqlite3", "psycopg")) or type(error).__name__ in (
-        "StorageConflictError", "ChainGapError", "OperationalError", "DatabaseError",
+        "StorageConflictError", "ChainGapError", "UnreadableEventError", "OperationalError", "DatabaseError",
     ):
         return STORAGE, f"Storage error: {error}"
     if isinstance(error, UnicodeError):

@@ -111,7 +111,7 @@ class Ledger(Application[UUID]):
         self.recorder.on_recorded = self._follow
 
     def _follow(self, native: Any, rows: list[Any]) -> None:
-        follow(self.store, self.tracking, self.mapper.to_domain_event, native, rows)
+        follow(self.store, self.tracking, self.mapper.to_plain, native, rows)
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         # Only what the composition root gives: no stray eventsourcing
@@ -459,7 +459,7 @@ class Ledger(Application[UUID]):
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Bring the stored read models up to the end of the log."""
-        return catch_up(self.store, self.tracking, self.mapper.to_domain_event, progress=progress)
+        return catch_up(self.store, self.tracking, self.mapper.to_plain, progress=progress)
 
     def full_replay(self, page_size: int = 1000) -> Any:
         """The read models folded from the whole log, in memory (no stored view used)."""

@@ -160,6 +160,10 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
     updates the read models.
     """
     from ledger.views import begin_bulk_fill, end_bulk_fill, follow
+    from projections.fold import plain
+
+    def plain_of(event: Any) -> tuple[type, dict[str, Any]]:
+        return type(event), plain(event)
 
     if ledger.store.head()[0] or ledger.recorder.max_notification_id():
         raise ImportRefusedError("the target ledger is not empty; import into a new --db")
@@ -170,7 +174,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
     rows_read: dict[tuple[Any, ...], Any] = {}  # view rows, kept across the pages of the one transaction
     hook = recorder.on_recorded
     recorder.on_recorded = lambda native, rows: follow(
-        ledger.store, ledger.tracking, lambda stored: decoded[id(stored)], native, rows, rows_read
+        ledger.store, ledger.tracking, lambda stored: plain_of(decoded[id(stored)]), native, rows, rows_read
     )
     try:
         with ledger.store.write() as c, open(path, "rb") as raw, frozen_pages() as settle:

@@ -261,8 +261,9 @@ def catch_up(
 ) -> int:
     """Apply every event the views have not seen; returns how many were applied.
 
-    Writers keep the views current in the transaction that records events
-    (`follow`), so this finds nothing to do unless the views were rebuilt or
+    `decode` turns a stored event into its class and plain form (the
+    mapper's `to_plain`). Writers keep the views current in the transaction
+    that records events (`follow`), so this finds nothing to do unless the views were rebuilt or
     an earlier follow-up was skipped. It looks first with a read and takes the
     writers' lock only when there is work. Filling empty views with at least
     `bulk_from` events is a bulk fill: the audit view's event-id index is
@@ -270,7 +271,7 @@ def catch_up(
     """
     from eventsourcing.persistence import StoredEvent, Tracking
 
-    from projections.fold import apply
+    from projections.fold import fold
 
     with store.read() as c:
         tracked, last = store.tracked(c, VIEWS), store.last_notification(c)
@@ -307,7 +308,13 @@ def catch_up(
                 for notification_id, oid, version, topic, stored, position, chain_hash in page:
                     if position is None:
                         raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
-                    apply(state, decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
+                    try:
+                        fold(state, *decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
+                    except (TypeError, ValueError, KeyError, AttributeError) as error:
+                        raise UnreadableEventError(
+                            f"stored event {notification_id} cannot be read into the read models ({error}); "
+                            "run `pulje verify`."
+                        ) from error
                 state.flush()
                 tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
             cache, ours = state.rows, last_id  # kept only once the page's transaction committed
@@ -326,13 +333,13 @@ def follow(
     Only when the views had seen everything before these events; otherwise the
     next catch-up applies them in order. A failure here leaves the views as
     they were (a savepoint) and never stops the events from being recorded.
-    `cache`, for a caller that records many pages in one transaction of its
+    `decode` is as for `catch_up`. `cache`, for a caller that records many pages in one transaction of its
     own (an import), keeps the rows read between pages; it is emptied when a
     page fails, as the views then roll back.
     """
     from eventsourcing.persistence import Tracking
 
-    from projections.fold import apply
+    from projections.fold import fold
 
     c = store.cursor_on(native)
     first = rows[0][0]
@@ -347,7 +354,7 @@ def follow(
         if cache is not None:
             state.rows = cache
         for notification_id, position, chain_hash, stored in rows:
-            apply(state, decode(stored), position, chain_hash)
+            fold(state, *decode(stored), position, chain_hash)
         state.flush()
         tracking._insert_tracking(native, Tracking(VIEWS, rows[-1][0]))
     except Exception:  # noqa: BLE001 - the views are a cache; the events must still be recorded
@@ -359,6 +366,10 @@ def follow(
 
 class ChainGapError(Exception):
     """The event log and the integrity chain disagree: run `pulje verify`."""
+
+
+class UnreadableEventError(Exception):
+    """A stored event the fold cannot read (changed behind pulje's back): run `pulje verify`."""
 
 
 def load_stored(cursor: Any) -> Any:

@@ -1,17 +1,22 @@
 """The fold: how each event changes the read models.
 
-`apply(state, event, sequence, hash)` is the only code that turns events into
-rows, whether the rows live in memory (a full replay, an as-of view) or in
-the ledger's stored views. It does no I/O of its own: it reads and writes
-rows through the `ViewState` it is given.
+`fold(state, cls, event, sequence, hash)` is the only code that turns events
+into rows, whether the rows live in memory (a full replay, an as-of view) or
+in the ledger's stored views. It reads an event in its plain form: the
+event's JSON as stored (money as integer øre, dates as ISO text) with its
+ids. A catch-up takes that form straight from the stored JSON; `apply` takes
+a domain event and gives `fold` its JSON form, so `verify` folds events it
+validated one by one and compares the result with the stored views. The
+fold does no I/O of its own: it reads and writes rows through the
+`ViewState` it is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple, get_args
 
-from domain.ids import event_id_text
+from domain.ids import event_id_text, uuid_of
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, ViewState
 
 #: The audit trail's name for each event class (qualified name in the code).
@@ -39,63 +44,74 @@ _COMMON = {
 }
 
 
-_IDS: dict[Any, str] = {}
-
-
-def _id(value: Any) -> str:
-    """An aggregate id as text; the few ids a ledger has are turned into text once."""
-    text = _IDS.get(value)
-    if text is None:
-        if len(_IDS) > 100_000:
-            _IDS.clear()
-        text = _IDS[value] = str(value)
-    return text
-
-
 def kind_of(event: Any) -> str:
-    return KINDS.get(type(event).__qualname__, type(event).__qualname__)
+    """The audit trail's name for an event (or an event class)."""
+    cls = event if isinstance(event, type) else type(event)
+    return KINDS.get(cls.__qualname__, cls.__qualname__)
+
+
+def plain(event: Any) -> dict[str, Any]:
+    """An event as the fold reads it: its JSON form, as stored (money in øre, dates as ISO text), with its ids."""
+    return event.model_dump(mode="json")
 
 
 def apply(state: ViewState, event: Any, sequence: int, chain_hash: str) -> None:
-    """Apply one event to the read models and add its line to the audit trail."""
-    kind = kind_of(event)
-    handler = _HANDLERS.get(kind)
-    if handler is None:
-        raise ValueError(f"the read models do not know events of kind {kind}")
-    handler(state, event)
-    state.add_audit(audit_row(state, event, kind, sequence, chain_hash))
+    """Apply one domain event to the read models and add its line to the audit trail."""
+    fold(state, type(event), plain(event), sequence, chain_hash)
+
+
+def fold(state: ViewState, cls: type, e: dict[str, Any], sequence: int, chain_hash: str) -> None:
+    """Apply one event of class `cls`, in its plain form `e`, to the read models, and add its audit line.
+
+    `e` is what `plain` gives, or the stored JSON of the event with its ids
+    added (`PydanticMapper.to_plain`, which reads the log without validating
+    each event again): a catch-up spends its time here, not on models.
+    """
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _shape(cls)
+    shape.handler(state, e)
+    state.add_audit(audit_row(state, e, shape, sequence, chain_hash))
 
 
 # ---------------------------------------------------------------------- plan
 
 
-def _plan_adopted(state: ViewState, e: Any) -> None:
+def _plan_adopted(state: ViewState, e: dict[str, Any]) -> None:
     state.put_plan(
         PlanRow(
-            plan_id=_id(e.originator_id), partnership=e.partnership, title=e.title, year=e.year,
-            source_file=e.source_file, source_sha256=e.source_sha256, reallocation_body=e.reallocation_body,
-            adopted_on=e.date.isoformat(), decided_by=e.decided_by, decision_ref=e.decision_ref,
-            areas=list(e.areas), pools=[p.model_dump(mode="json") for p in e.pools],
+            plan_id=e["originator_id"], partnership=e["partnership"], title=e["title"], year=e["year"],
+            source_file=e["source_file"], source_sha256=e["source_sha256"], reallocation_body=e["reallocation_body"],
+            adopted_on=e["date"], decided_by=e["decided_by"], decision_ref=e["decision_ref"],
+            areas=list(e["areas"]), pools=list(e["pools"]),
         )
     )
 
 
-def _line_budgeted(state: ViewState, e: Any) -> None:
-    plan_id, terms = _id(e.originator_id), e.terms
+def budget_amount(budget: dict[str, Any]) -> int:
+    """`YearBudget.amount` in øre, from its plain form: the total, else the posts' sum; nothing when discontinued."""
+    if budget["discontinued"]:
+        return 0
+    if budget["total"] is not None:
+        return budget["total"]
+    return sum(budget["posts"].values())
+
+
+def _line_budgeted(state: ViewState, e: dict[str, Any]) -> None:
+    plan_id, terms = e["originator_id"], e["terms"]
     state.put_line(
         LineRow(
-            plan_id=plan_id, line=terms.line, ord=e.originator_version, name=terms.name, new=terms.new,
-            areas=list(terms.areas), responsible=terms.responsible, notes=list(terms.notes),
+            plan_id=plan_id, line=terms["line"], ord=e["originator_version"], name=terms["name"], new=terms["new"],
+            areas=list(terms["areas"]), responsible=terms["responsible"], notes=list(terms["notes"]),
         )
     )
-    for budget in terms.budgets:
-        amount = budget.amount.ore
+    for budget in terms["budgets"]:
+        amount = budget_amount(budget)
         state.put_line_year(
             LineYearRow(
-                plan_id=plan_id, line=terms.line, year=budget.year, adopted_ore=amount, budget_ore=amount,
-                total_ore=budget.total.ore if budget.total is not None else None,
-                posts={name: money.ore for name, money in budget.posts.items()},
-                preliminary=budget.preliminary, discontinued=budget.discontinued, note=budget.note,
+                plan_id=plan_id, line=terms["line"], year=budget["year"], adopted_ore=amount, budget_ore=amount,
+                total_ore=budget["total"], posts=dict(budget["posts"]), preliminary=budget["preliminary"],
+                discontinued=budget["discontinued"], note=budget["note"],
             )
         )
 
@@ -107,17 +123,17 @@ def _move(state: ViewState, plan_id: str, year: int, source: str, target: str, o
         state.put_line_year(row)
 
 
-def _reallocated(state: ViewState, e: Any) -> None:
-    _move(state, _id(e.originator_id), e.year, e.from_line, e.to_line, e.amount.ore)
+def _reallocated(state: ViewState, e: dict[str, Any]) -> None:
+    _move(state, e["originator_id"], e["year"], e["from_line"], e["to_line"], e["amount"])
 
 
-def _reallocation_reversed(state: ViewState, e: Any) -> None:
-    _move(state, _id(e.originator_id), e.year, e.to_line, e.from_line, e.amount.ore)
+def _reallocation_reversed(state: ViewState, e: dict[str, Any]) -> None:
+    _move(state, e["originator_id"], e["year"], e["to_line"], e["from_line"], e["amount"])
 
 
-def _line_discontinued(state: ViewState, e: Any) -> None:
-    plan_id = _id(e.originator_id)
-    row = state.line_year(plan_id, e.line, e.year) or LineYearRow(plan_id=plan_id, line=e.line, year=e.year)
+def _line_discontinued(state: ViewState, e: dict[str, Any]) -> None:
+    plan_id, line, year = e["originator_id"], e["line"], e["year"]
+    row = state.line_year(plan_id, line, year) or LineYearRow(plan_id=plan_id, line=line, year=year)
     row.discontinued = True
     state.put_line_year(row)
 
@@ -125,55 +141,57 @@ def _line_discontinued(state: ViewState, e: Any) -> None:
 # ---------------------------------------------------------------------- pool
 
 
-def _pool_opened(state: ViewState, e: Any) -> None:
+def _pool_opened(state: ViewState, e: dict[str, Any]) -> None:
     state.put_pool(
         PoolRow(
-            pool_id=_id(e.originator_id), key=e.key, code=e.code, name=e.name, year=e.year,
-            plan_id=_id(e.plan_id), partnership=e.partnership, line=e.line, decided_by=e.decided_by or "",
-            opened_on=e.date.isoformat(), initial_ore=e.funding.ore, funding_ore=e.funding.ore,
+            pool_id=e["originator_id"], key=e["key"], code=e["code"], name=e["name"], year=e["year"],
+            plan_id=e["plan_id"], partnership=e["partnership"], line=e["line"], decided_by=e["decided_by"] or "",
+            opened_on=e["date"], initial_ore=e["funding"], funding_ore=e["funding"],
         )
     )
 
 
-def _pool(state: ViewState, e: Any) -> PoolRow:
-    row = state.pool(_id(e.originator_id))
+def _pool(state: ViewState, e: dict[str, Any]) -> PoolRow:
+    row = state.pool(e["originator_id"])
     if row is None:
-        raise ValueError(f"event for unknown pool {e.originator_id}")
+        raise ValueError(f"event for unknown pool {e['originator_id']}")
     return row
 
 
-def _grant(state: ViewState, e: Any) -> GrantRow:
-    row = state.grant(_id(e.originator_id), e.number)
+def _grant(state: ViewState, e: dict[str, Any]) -> GrantRow:
+    row = state.grant(e["originator_id"], e["number"])
     if row is None:
-        raise ValueError(f"event for unknown grant {e.number}")
+        raise ValueError(f"event for unknown grant {e['number']}")
     return row
 
 
-def _funding_changed(state: ViewState, e: Any) -> None:
+def _funding_changed(state: ViewState, e: dict[str, Any]) -> None:
     pool = _pool(state, e)
-    pool.funding_ore += e.change.ore
+    pool.funding_ore += e["change"]
     state.put_pool(pool)
 
 
-def _grant_awarded(state: ViewState, e: Any) -> None:
+def _grant_awarded(state: ViewState, e: dict[str, Any]) -> None:
     pool = _pool(state, e)
-    pool.awarded_ore += e.amount.ore
+    amount = e["amount"]
+    pool.awarded_ore += amount
     pool.grants += 1
     state.put_pool(pool)
     state.put_grant(
         GrantRow(
-            number=e.number, pool_id=pool.pool_id, year=pool.year, recipient=e.recipient, purpose=e.purpose,
-            area=e.area, date=e.date.isoformat(), decided_by=e.decided_by, decision_ref=e.decision_ref,
-            requested_ore=e.requested.ore if e.requested is not None else None, awarded_ore=e.amount.ore,
-            version=e.originator_version,
+            number=e["number"], pool_id=pool.pool_id, year=pool.year, recipient=e["recipient"], purpose=e["purpose"],
+            area=e["area"], date=e["date"], decided_by=e["decided_by"], decision_ref=e["decision_ref"],
+            requested_ore=e["requested"], awarded_ore=amount, version=e["originator_version"],
         )
     )
 
 
 def _change_grant(field: str, sign: int) -> Callable[[ViewState, Any], None]:
-    def handler(state: ViewState, e: Any) -> None:
+    amount_field = "released" if field == "withdrawn_ore" else "amount"
+
+    def handler(state: ViewState, e: dict[str, Any]) -> None:
         pool, grant = _pool(state, e), _grant(state, e)
-        ore = (e.released if field == "withdrawn_ore" else e.amount).ore * sign
+        ore = e[amount_field] * sign
         setattr(pool, field, getattr(pool, field) + ore)
         setattr(grant, field, getattr(grant, field) + ore)
         state.put_pool(pool)
@@ -182,12 +200,12 @@ def _change_grant(field: str, sign: int) -> Callable[[ViewState, Any], None]:
     return handler
 
 
-def _pool_closed(state: ViewState, e: Any) -> None:
+def _pool_closed(state: ViewState, e: dict[str, Any]) -> None:
     pool = _pool(state, e)
     pool.closed = True
-    pool.closed_on = e.date.isoformat()
-    pool.unspent_ore = e.unspent.ore
-    pool.outstanding_ore = e.outstanding.ore
+    pool.closed_on = e["date"]
+    pool.unspent_ore = e["unspent"]
+    pool.outstanding_ore = e["outstanding"]
     state.put_pool(pool)
 
 
@@ -199,18 +217,18 @@ _REVERSED_FIELD = {
 }
 
 
-def _entry_reversed(state: ViewState, e: Any) -> None:
+def _entry_reversed(state: ViewState, e: dict[str, Any]) -> None:
     pool, grant = _pool(state, e), _grant(state, e)
-    field = _REVERSED_FIELD[e.reversed_kind]
-    setattr(pool, field, getattr(pool, field) - e.amount.ore)
-    setattr(grant, field, getattr(grant, field) - e.amount.ore)
-    if e.reversed_kind == "GrantAwarded":
+    field = _REVERSED_FIELD[e["reversed_kind"]]
+    setattr(pool, field, getattr(pool, field) - e["amount"])
+    setattr(grant, field, getattr(grant, field) - e["amount"])
+    if e["reversed_kind"] == "GrantAwarded":
         grant.reversed = True
     state.put_pool(pool)
     state.put_grant(grant)
 
 
-def _nothing(state: ViewState, e: Any) -> None:
+def _nothing(state: ViewState, e: dict[str, Any]) -> None:
     """Command keys change no balance; the audit trail still lists them."""
 
 
@@ -248,108 +266,139 @@ AMOUNT_FIELD = {
 }
 
 
-def audit_row(state: ViewState, e: Any, kind: str, sequence: int, chain_hash: str) -> AuditRow:
-    cls = type(e)
-    shape = _SHAPES.get(cls)
-    if shape is None:
-        shape = _SHAPES[cls] = _shape(cls, kind)
-    amount_field, has_year, has_number, of_pool = shape
-    amount = getattr(e, amount_field).ore if amount_field else None
-    year = e.year if has_year else None
+class _Shape(NamedTuple):
+    """What the fold reads of an event class, worked out once per class (not per event)."""
+
+    kind: str
+    handler: Callable[[ViewState, Any], None]
+    amount_field: str | None
+    has_year: bool
+    has_number: bool
+    of_pool: bool
+    own: tuple[tuple[str, str], ...] | None  # (own field, its name in the audit details); None: nested models
+    nested: dict[str, tuple[str, Any]]
+
+
+_SHAPES: dict[type, _Shape] = {}
+
+
+def _shape(cls: Any) -> _Shape:
+    kind = kind_of(cls)
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        raise ValueError(f"the read models do not know events of kind {kind}")
+    fields = getattr(cls, "model_fields", {})
+    nested = _detail_plan(cls)
+    flat = all(sub is None for _, sub in nested.values())
+    return _Shape(
+        kind=kind, handler=handler, amount_field=AMOUNT_FIELD.get(kind), has_year="year" in fields,
+        has_number="number" in fields, of_pool=cls.__qualname__.startswith("Pool."),
+        own=tuple((name, new) for name, (new, _) in nested.items() if name not in _SKIP) if flat else None,
+        nested=nested,
+    )
+
+
+def audit_row(state: ViewState, e: dict[str, Any], shape: _Shape, sequence: int, chain_hash: str) -> AuditRow:
+    kind = shape.kind
+    year = e["year"] if shape.has_year else None
     pool_key = None
-    if of_pool:
-        pool = state.pool(_id(e.originator_id))
+    if shape.of_pool:
+        pool = state.pool(e["originator_id"])
         if pool is not None:
             pool_key, year = pool.key, pool.year
+    oid = e["originator_id"]
     reverses = None
     if kind in ("entry_reversed", "reallocation_reversed"):
-        reverses = event_id_text(e.originator_id, e.reversed_version)
-    elif kind == "funding_changed" and e.reverses is not None:
-        reverses = event_id_text(e.originator_id, e.reverses)
+        reverses = event_id_text(uuid_of(oid), e["reversed_version"])
+    elif kind == "funding_changed" and e["reverses"] is not None:
+        reverses = event_id_text(uuid_of(oid), e["reverses"])
     return AuditRow(
         sequence=sequence,
-        event_id=event_id_text(e.originator_id, e.originator_version),
+        event_id=event_id_text(uuid_of(oid), e["originator_version"]),
         hash=chain_hash,
-        recorded_at=e.timestamp.isoformat().replace("+00:00", "Z"),
-        date=e.date.isoformat(),
+        recorded_at=e["timestamp"],
+        date=e["date"],
         kind=kind,
-        actor=e.actor,
-        decided_by=e.decided_by,
-        decision_ref=e.decision_ref,
-        reason=e.reason,
-        amount_ore=amount,
-        aggregate_id=_id(e.originator_id),
-        version=e.originator_version,
+        actor=e["actor"],
+        decided_by=e["decided_by"],
+        decision_ref=e["decision_ref"],
+        reason=e["reason"],
+        amount_ore=e[shape.amount_field] if shape.amount_field else None,
+        aggregate_id=oid,
+        version=e["originator_version"],
         year=year,
         pool=pool_key,
-        grant=e.number if has_number else None,
-        details=own_fields(e),
+        grant=e["number"] if shape.has_number else None,
+        details=_details(e, shape),
         reverses=reverses,
     )
 
 
-_SHAPES: dict[type, tuple[str | None, bool, bool, bool]] = {}
-
-
-def _shape(cls: Any, kind: str) -> tuple[str | None, bool, bool, bool]:
-    """What audit_row reads of an event class: its amount field, whether it has a year and a grant number, and
-    whether it is a pool's (asked once per class, not per event: a missing attribute is slow on a pydantic model)."""
-    fields = getattr(cls, "model_fields", {})
-    return AMOUNT_FIELD.get(kind), "year" in fields, "number" in fields, cls.__qualname__.startswith("Pool.")
-
-
 def own_fields(event: Any) -> dict[str, Any]:
-    """The kind's own fields as JSON-ready data; money as integer øre in `*_ore` keys."""
+    """The kind's own fields of a domain event as JSON-ready data; money as integer øre in `*_ore` keys."""
     cls = type(event)
-    plan = _DUMP_PLANS.get(cls)
-    if plan is None:
-        plan = _DUMP_PLANS[cls] = _dump_plan(cls)
-    if plan is _SLOW:
-        return _fields(event, skip=_COMMON)
-    data = event.model_dump(mode="json", exclude=_COMMON)
-    return {plan.get(name, name): value for name, value in data.items()}
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        shape = _SHAPES[cls] = _shape(cls)
+    return _details(plain(event), shape)
 
 
-_SLOW: dict[str, str] = {}
-_DUMP_PLANS: dict[type, dict[str, str]] = {}
+def _details(e: dict[str, Any], shape: _Shape) -> dict[str, Any]:
+    own = shape.own
+    if own is not None:
+        return {new: e[name] for name, new in own}
+    return _renamed(e, shape.nested, _SKIP)
 
 
-def _dump_plan(cls: type) -> dict[str, str]:
-    """Field renames (money -> `*_ore`) for a fast pydantic dump, or _SLOW when money sits in nested models."""
-    renames: dict[str, str] = {}
-    for name, info in cls.model_fields.items():  # type: ignore[attr-defined]
-        if name in _COMMON:
-            continue
-        text = str(info.annotation)
-        if "Money" in text:
-            renames[name] = f"{name}_ore"
-        elif "LineTerms" in text or "YearBudget" in text:
-            return _SLOW
-    return renames
+#: Not the kind's own: the common fields, the ids, and an old shape's version.
+_SKIP = frozenset(_COMMON | {"class_version"})
 
 
-def _fields(model: Any, skip: set[str] = frozenset()) -> dict[str, Any]:
+def _renamed(data: dict[str, Any], plan: dict[str, tuple[str, Any]], skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, info in type(model).model_fields.items():
+    for name, value in data.items():
         if name in skip:
             continue
-        value = getattr(model, name)
-        key = f"{name}_ore" if "Money" in str(info.annotation) else name
-        out[key] = _plain(value)
+        new, sub = plan.get(name, (name, None))
+        out[new] = value if sub is None or value is None else _nested(value, sub)
     return out
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(type(value), "model_fields"):
-        return _fields(value)
-    if hasattr(value, "ore") and type(value).__name__ == "Money":
-        return value.ore
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+def _nested(value: Any, plan: dict[str, tuple[str, Any]]) -> Any:
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
+        return _renamed(value, plan)
+    if isinstance(value, list):
+        return [_nested(item, plan) for item in value]
+    return value
+
+
+def _detail_plan(cls: Any) -> dict[str, tuple[str, Any]]:
+    """Field -> (its name in the audit details, the plan of a nested model or None).
+
+    Money is stored as integer øre and named `<field>_ore` in the details,
+    at every depth (a plan line's budgets, their posts).
+    """
+    plan: dict[str, tuple[str, Any]] = {}
+    for name, info in getattr(cls, "model_fields", {}).items():
+        model = _model_in(info.annotation)
+        new = f"{name}_ore" if "Money" in str(info.annotation) else name
+        sub = _detail_plan(model) if model is not None else None
+        plan[name] = (new, sub if sub and _renames(sub) else None)
+    return plan
+
+
+def _renames(plan: dict[str, tuple[str, Any]]) -> bool:
+    """Whether a plan renames anything, at any depth (a nested model without money is copied as it is)."""
+    return any(new != name or sub is not None for name, (new, sub) in plan.items())
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model an annotation holds (itself, or inside a list, tuple or optional), if any."""
+    if isinstance(annotation, type) and hasattr(annotation, "model_fields"):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -170,7 +171,21 @@ class ViewState(Protocol):
 
 # ---------------------------------------------------------------- stored form
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+def _compact_encoder() -> Callable[[Any], str]:
+    """Compact JSON of a row's values, keeping non-ASCII text as it is.
+
+    `JSONEncoder.encode` builds its C encoder anew on every call, a third of
+    encoding a short row; this builds it once (where CPython has it).
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+    make = json.encoder.c_make_encoder
+    if make is None:
+        return encoder.encode
+    chunks = make(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda values: "".join(chunks(values, 0))
+
+
+_ENCODE = _compact_encoder()
 _VALUES: dict[type, Any] = {}
 
 

@@ -48,7 +48,7 @@ def one_page(session: Pulje) -> int:
         raise Stop
 
     try:
-        catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE, progress=after_page)
+        catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE, progress=after_page)
     except Stop:
         pass
     return sum(pages)
@@ -66,7 +66,7 @@ def test_a_catch_up_interrupted_between_its_pages_still_gives_the_replay(generat
             if len(seen) in (2, 5, 6):  # the other process applies a page here (twice in a row once)
                 interrupted.append(one_page(second))
 
-        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE,
+        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
                            progress=after_page)
         assert interrupted == [PAGE, PAGE, PAGE]
         head = ledger.store.head()[0]
@@ -78,7 +78,7 @@ def test_a_catch_up_alone_over_many_pages_gives_the_replay(generated: str) -> No
     put_views_behind(generated, "emptied")
     with Pulje(generated, "alone") as session:
         ledger = session.ledger
-        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE)
+        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE)
         assert applied == ledger.store.head()[0]
         assert views_problems(generated, ledger) == []
 
@@ -119,7 +119,7 @@ def test_a_bulk_catch_up_builds_the_event_id_index_in_its_last_page(generated: s
         ledger = session.ledger
         assert has_event_id_index(generated, ledger)
         indexed: list[bool] = []
-        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE,
+        applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
                            bulk_from=PAGE, progress=lambda _: indexed.append(has_event_id_index(generated, ledger)))
         assert applied == ledger.store.head()[0]
         assert indexed[:-1] == [False] * (len(indexed) - 1) and indexed[-1]  # dropped at the first page, built in the last
@@ -137,7 +137,7 @@ def test_an_interrupted_bulk_catch_up_leaves_the_index_to_the_next_one(generated
                 raise Stop
 
         with pytest.raises(Stop):
-            catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE, bulk_from=PAGE,
+            catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE, bulk_from=PAGE,
                      progress=stop_after_two)
         assert not has_event_id_index(generated, ledger)
     with Pulje(generated, "next") as second:  # any reading command catches up the rest
@@ -151,6 +151,6 @@ def test_a_catch_up_below_the_bulk_size_keeps_the_index(generated: str) -> None:
     with Pulje(generated, "small") as session:
         ledger = session.ledger
         indexed: list[bool] = []
-        catch_up(ledger.store, ledger.tracking, ledger.mapper.to_domain_event, page_size=PAGE,
+        catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
                  progress=lambda _: indexed.append(has_event_id_index(generated, ledger)))
         assert indexed and all(indexed)  # 1,500 events are fewer than BULK_FROM
