@@ -186,6 +186,7 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
             if progress is not None and hasattr(progress, "start"):
                 progress.start(header.events)
             page: list[StoredEvent] = []
+            hashes: list[str] = []
             for number, record in read_records(lines):
                 before = len(report.problems)
                 state = record["state"].encode("utf-8")
@@ -202,14 +203,15 @@ def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None
                 )
                 decoded[id(stored)] = event
                 page.append(stored)
+                hashes.append(record["hash"])  # checked above against the chain as it stands: not linked again
                 if len(page) >= PAGE:
-                    recorder.record_in(c.native, page)
-                    page, decoded = [], {}
+                    recorder.record_in(c.native, page, hashes)
+                    page, hashes, decoded = [], [], {}
                     if progress is not None:
                         progress(PAGE)
                     settle()
             if page:
-                recorder.record_in(c.native, page)
+                recorder.record_in(c.native, page, hashes)
             if report.events != header.events:
                 raise ImportFileError(
                     f"the file holds {report.events} events but its header says {header.events} (cut short or added to)"

@@ -162,13 +162,16 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             return self.record_in(curs, stored_events)
 
-    def record_in(self, curs: Any, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
-        """Insert events, their chain links and the views' update in the caller's transaction."""
+    def record_in(self, curs: Any, stored_events: Sequence[StoredEvent], hashes: Sequence[str] | None = None) -> Sequence[int]:
+        """Insert events, their chain links and the views' update in the caller's transaction.
+
+        `hashes` as for the SQLite recorder's `record_in`.
+        """
         curs.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.datastore.schema)))
         self._lock_table(curs)
         PostgresAggregateRecorder._insert_stored_events(self, curs, stored_events)
         ids = [row["notification_id"] for row in curs.fetchall()]
-        rows = extend_chain(curs, ids, stored_events)
+        rows = extend_chain(curs, ids, stored_events, hashes)
         if self.on_recorded is not None:
             self.on_recorded(curs, rows)
         return ids

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, StoredEvent
 from eventsourcing.sqlite import (
@@ -97,22 +98,66 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     #: the ledger keeps its read models current with it.
     on_recorded: Callable[[Any, list[tuple[int, int, str, StoredEvent]]], None] | None = None
 
-    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        ids = super()._insert_events(c, stored_events, **kwargs)
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], *, hashes: Sequence[str] | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
         if not stored_events:
-            return ids
-        rows = extend_chain(c, ids or [], stored_events)
+            return super()._insert_events(c, stored_events, **kwargs)
+        ids = self._insert_many(c, stored_events)
+        rows = extend_chain(c, ids, stored_events, hashes)
         if self.on_recorded is not None:
             self.on_recorded(c, rows)
         return ids
 
-    def record_in(self, c: Any, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
-        """Insert events (and their chain links) in a transaction the caller holds."""
-        return self._insert_events(c, stored_events)
+    def _insert_many(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert the events in one statement run; returns their notification ids (rowids), in order.
+
+        eventsourcing runs the insert once per event to read each rowid. In
+        this transaction (the writers' lock is held) SQLite gives each new row
+        the largest rowid so far plus one, unless the table's rowids have
+        reached the largest integer: the new rows are then `before + 1 ...
+        before + n`, which the maximum after the insert confirms; otherwise
+        each rowid is looked up by the event's key.
+        """
+        c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        before = c.fetchone()[0] or 0
+        c.executemany(
+            self.insert_events_statement,
+            [
+                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id, s.originator_version,
+                 s.topic, s.state)
+                for s in stored_events
+            ],
+        )
+        c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
+        if c.fetchone()[0] == before + len(stored_events):
+            return list(range(before + 1, before + len(stored_events) + 1))
+        ids = []
+        for s in stored_events:
+            c.execute(
+                f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? AND originator_version = ?",
+                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id, s.originator_version),
+            )
+            ids.append(c.fetchone()[0])
+        return ids
+
+    def record_in(self, c: Any, stored_events: Sequence[StoredEvent], hashes: Sequence[str] | None = None) -> Sequence[int] | None:
+        """Insert events (and their chain links) in a transaction the caller holds.
+
+        `hashes`: the events' chain hashes, when the caller has already
+        computed and checked each against the chain's end (an import into an
+        empty ledger); otherwise they are computed here.
+        """
+        return self._insert_events(c, stored_events, hashes=hashes)
 
 
-def extend_chain(c: Any, ids: Sequence[int], stored_events: Sequence[StoredEvent]) -> list[tuple[int, int, str, StoredEvent]]:
-    """Link new events to the chain; the caller holds the writers' lock. Works on either backend's cursor."""
+def extend_chain(
+    c: Any, ids: Sequence[int], stored_events: Sequence[StoredEvent], hashes: Sequence[str] | None = None
+) -> list[tuple[int, int, str, StoredEvent]]:
+    """Link new events to the chain; the caller holds the writers' lock. Works on either backend's cursor.
+
+    `hashes`, if given, are the links already computed from the chain's current end (see `record_in`).
+    """
     c.execute("SELECT position, hash FROM event_chain ORDER BY position DESC LIMIT 1")
     row = c.fetchone()
     if row is None:
@@ -122,10 +167,19 @@ def extend_chain(c: Any, ids: Sequence[int], stored_events: Sequence[StoredEvent
     else:
         position, previous = row[0], row[1]
     rows = []
+    if hashes is not None:
+        for notification_id, stored, known in zip(ids, stored_events, hashes, strict=True):
+            position += 1
+            rows.append((notification_id, position, known, stored))
+        return _insert_links(c, rows)
     for notification_id, stored in zip(ids, stored_events, strict=True):
         position += 1
         previous = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
         rows.append((notification_id, position, previous, stored))
+    return _insert_links(c, rows)
+
+
+def _insert_links(c: Any, rows: list[tuple[int, int, str, StoredEvent]]) -> list[tuple[int, int, str, StoredEvent]]:
     placeholder = "?" if isinstance(c, SQLiteCursor) else "%s"
     c.executemany(
         f"INSERT INTO event_chain (position, notification_id, hash) VALUES ({placeholder}, {placeholder}, {placeholder})",
