@@ -16,6 +16,8 @@ stored state of a version above 1 carries `"class_version": N`.
 from __future__ import annotations
 
 import json
+
+import orjson
 from typing import Any
 from uuid import UUID
 
@@ -66,7 +68,7 @@ class _Classes(dict):  # type: ignore[type-arg]
 
 
 _CLASSES = _Classes()
-_DECODE = json.JSONDecoder().decode
+_LOADS = orjson.loads
 _STORED_FIELDS: dict[type, set[str]] = {}
 
 
@@ -115,7 +117,10 @@ class PydanticMapper(Mapper[UUID]):
         ids back. An old shape (a class version below the current) or a
         stored state whose fields are not exactly the class's goes through
         the model instead (`decode_event`, then its JSON form), as does any
-        ledger with a cipher or compressor.
+        ledger with a cipher or compressor. orjson reads the JSON: exact for
+        every integer a recorded event can hold (money stops at MAX_ORE); an
+        integer beyond 64 bits, written behind pulje's back, may come back as
+        a float, and `verify`, which validates every event, reports it.
         """
         topic = stored_event.topic
         cls = _CLASSES[topic] if isinstance(topic, str) else None
@@ -125,7 +130,10 @@ class PydanticMapper(Mapper[UUID]):
         data = stored_event.state
         if type(data) is not bytes:
             data = bytes(data)
-        state = _DECODE(data.decode("utf-8"))
+        try:
+            state = _LOADS(data)
+        except ValueError:  # what orjson refuses (some integers beyond 64 bits) the standard library reads, or refuses
+            state = json.loads(data)
         if type(state) is not dict or state.keys() != _STORED_FIELDS[cls]:
             event = decode_event(cls, stored_event.originator_id, stored_event.originator_version, data)
             return cls, event.model_dump(mode="json")
