@@ -16,11 +16,10 @@ stored state of a version above 1 carries `"class_version": N`.
 from __future__ import annotations
 
 import json
-
-import orjson
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import Mapper, StoredEvent
 from eventsourcing.utils import get_topic, resolve_topic
 

@@ -29,10 +29,16 @@ PAGE_SIZE = 2000
 #: dropped and rebuilt from the event log on the next open.
 VIEWS_VERSION = 6
 
-#: Event ids are uuid5 hashes: each new row lands at a random place in this index. Filling empty views
-#: row by row through it cost a quarter of a first catch-up of a million events, so a bulk fill drops it
-#: first and builds it once, sorted, in the transaction of its last page (`catch_up`, the import).
+#: The audit view's secondary indexes. Event ids are uuid5 hashes: each new row lands at a random place in
+#: the first. Filling empty views row by row through them cost a quarter of a first catch-up of a million
+#: events, so a bulk fill drops them first and builds each once, sorted, in the transaction of its last page
+#: (`catch_up`, the import).
 EVENT_ID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS view_audit_event_id ON view_audit (event_id)"
+AUDIT_INDEXES = {
+    "view_audit_event_id": EVENT_ID_INDEX,
+    "view_audit_reverses": "CREATE INDEX IF NOT EXISTS view_audit_reverses ON view_audit (reverses)",
+    "view_audit_kind": "CREATE INDEX IF NOT EXISTS view_audit_kind ON view_audit (kind)",
+}
 #: A catch-up of at least this many events into empty views is a bulk fill.
 BULK_FROM = 20_000
 
@@ -51,9 +57,7 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS view_audit (sequence INTEGER PRIMARY KEY, event_id TEXT NOT NULL, "
     "date TEXT NOT NULL, kind TEXT NOT NULL, pool_key TEXT, year INTEGER, grant_number TEXT, reverses TEXT, "
     "data TEXT NOT NULL)",
-    EVENT_ID_INDEX,
-    "CREATE INDEX IF NOT EXISTS view_audit_reverses ON view_audit (reverses)",
-    "CREATE INDEX IF NOT EXISTS view_audit_kind ON view_audit (kind)",
+    *AUDIT_INDEXES.values(),
 )
 
 _TABLES = {
@@ -241,13 +245,15 @@ def create_views(cursor: Any) -> bool:
 
 
 def begin_bulk_fill(cursor: Any) -> None:
-    """Drop the random-order index of the (empty) audit view before filling it; `end_bulk_fill` rebuilds it."""
-    cursor.execute("DROP INDEX IF EXISTS view_audit_event_id")
+    """Drop the (empty) audit view's secondary indexes before filling it; `end_bulk_fill` builds them."""
+    for name in AUDIT_INDEXES:
+        cursor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 def end_bulk_fill(cursor: Any) -> None:
-    """Build the index `begin_bulk_fill` dropped (nothing to do when it exists)."""
-    cursor.execute(EVENT_ID_INDEX)
+    """Build the indexes `begin_bulk_fill` dropped (nothing to do for those that exist)."""
+    for statement in AUDIT_INDEXES.values():
+        cursor.execute(statement)
 
 
 def catch_up(
@@ -266,7 +272,7 @@ def catch_up(
     that records events (`follow`), so this finds nothing to do unless the views were rebuilt or
     an earlier follow-up was skipped. It looks first with a read and takes the
     writers' lock only when there is work. Filling empty views with at least
-    `bulk_from` events is a bulk fill: the audit view's event-id index is
+    `bulk_from` events is a bulk fill: the audit view's secondary indexes are
     dropped in the first page's transaction and built in the last one's.
     """
     from eventsourcing.persistence import StoredEvent, Tracking

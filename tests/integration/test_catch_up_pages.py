@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ledger.service import Pulje
-from ledger.views import catch_up
+from ledger.views import AUDIT_INDEXES, catch_up
 from tests.reliability.ledger_checks import put_views_behind, views_problems
 
 EVENTS = 1500
@@ -100,27 +100,31 @@ def test_an_import_of_many_pages_gives_the_replay(generated: str, tmp_path: Path
         with ledger.store.read() as c:
             assert ledger.store.tracked(c, "views") == ledger.store.last_notification(c)  # followed, no catch-up needed
         assert views_problems(target, ledger) == []
-        assert has_event_id_index(target, ledger)
+        assert has_audit_indexes(target, ledger)
 
 
-def has_event_id_index(db: str, ledger: object) -> bool:
+def has_audit_indexes(db: str, ledger: object) -> bool:
+    """Whether the audit view has its secondary indexes: all of them (True) or none (False)."""
+    names = tuple(AUDIT_INDEXES)
     query = (
-        "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'view_audit_event_id' AND schemaname = current_schema()"
-        if db.startswith("postgresql") else "SELECT COUNT(*) FROM sqlite_master WHERE name = 'view_audit_event_id'"
+        f"SELECT COUNT(*) FROM pg_indexes WHERE indexname IN {names} AND schemaname = current_schema()"
+        if db.startswith("postgresql") else f"SELECT COUNT(*) FROM sqlite_master WHERE name IN {names}"
     )
     with ledger.store.read() as c:  # type: ignore[attr-defined]
         c.execute(query)
-        return c.fetchone()[0] == 1
+        found = c.fetchone()[0]
+    assert found in (0, len(names)), f"{found} of the audit view's {len(names)} indexes"
+    return found == len(names)
 
 
 def test_a_bulk_catch_up_builds_the_event_id_index_in_its_last_page(generated: str) -> None:
     put_views_behind(generated, "emptied")
     with Pulje(generated, "bulk") as session:
         ledger = session.ledger
-        assert has_event_id_index(generated, ledger)
+        assert has_audit_indexes(generated, ledger)
         indexed: list[bool] = []
         applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
-                           bulk_from=PAGE, progress=lambda _: indexed.append(has_event_id_index(generated, ledger)))
+                           bulk_from=PAGE, progress=lambda _: indexed.append(has_audit_indexes(generated, ledger)))
         assert applied == ledger.store.head()[0]
         assert indexed[:-1] == [False] * (len(indexed) - 1) and indexed[-1]  # dropped at the first page, built in the last
         assert views_problems(generated, ledger) == []
@@ -139,10 +143,10 @@ def test_an_interrupted_bulk_catch_up_leaves_the_index_to_the_next_one(generated
         with pytest.raises(Stop):
             catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE, bulk_from=PAGE,
                      progress=stop_after_two)
-        assert not has_event_id_index(generated, ledger)
+        assert not has_audit_indexes(generated, ledger)
     with Pulje(generated, "next") as second:  # any reading command catches up the rest
         second.status()
-        assert has_event_id_index(generated, second.ledger)
+        assert has_audit_indexes(generated, second.ledger)
         assert views_problems(generated, second.ledger) == []
 
 
@@ -152,5 +156,5 @@ def test_a_catch_up_below_the_bulk_size_keeps_the_index(generated: str) -> None:
         ledger = session.ledger
         indexed: list[bool] = []
         catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
-                 progress=lambda _: indexed.append(has_event_id_index(generated, ledger)))
+                 progress=lambda _: indexed.append(has_audit_indexes(generated, ledger)))
         assert indexed and all(indexed)  # 1,500 events are fewer than BULK_FROM

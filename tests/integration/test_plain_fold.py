@@ -25,6 +25,7 @@ from eventsourcing.persistence import StoredEvent
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain import ids
 from domain.money import MAX_ORE
 from ledger.app import Ledger
 from ledger.service import ledger_env
@@ -113,6 +114,20 @@ def test_the_audit_trail_says_what_the_models_say(recorded: tuple[Ledger, list[S
         field = AMOUNT_FIELD.get(row.kind)
         assert row.amount_ore == (getattr(validated, field).ore if field else None)
         assert (row.sequence, row.hash, row.version) == (sequence, f"hash-{sequence}", validated.originator_version)
+        assert row.event_id == str(ids.event_id(validated.originator_id, validated.originator_version))
+        assert (row.kind, row.actor, row.decided_by, row.decision_ref, row.reason, row.grant) == (
+            kind_of(validated), validated.actor, validated.decided_by, validated.decision_ref, validated.reason,
+            getattr(validated, "number", None),
+        )
+        if row.pool is not None:
+            pool = state.pools[row.aggregate_id]
+            assert (row.pool, row.year) == (pool.key, pool.year)
+        else:
+            assert row.year == getattr(validated, "year", None)
+        reversed_version = getattr(validated, "reversed_version", None) or getattr(validated, "reverses", None)
+        assert row.reverses == (
+            str(ids.event_id(validated.originator_id, reversed_version)) if reversed_version is not None else None
+        )
 
 
 def test_whole_and_fractional_seconds_are_written_as_the_audit_trail_writes_them(tmp_path: Path) -> None:
