@@ -51,6 +51,11 @@ def is_topic(topic: object) -> bool:
     return good
 
 
+_TOPICS: set[str] = set()
+
+_CLASS_VERSION_KEY = b'"class_version":'
+
+
 class _Classes(dict):  # type: ignore[type-arg]
     """Topic -> event class, for `to_plain`; only current (version 1) classes of pulje's event modules."""
 
@@ -69,11 +74,6 @@ class _Classes(dict):  # type: ignore[type-arg]
 _CLASSES = _Classes()
 _LOADS = orjson.loads
 _STORED_FIELDS: dict[type, set[str]] = {}
-
-
-_TOPICS: set[str] = set()
-
-_CLASS_VERSION_KEY = b'"class_version":'
 
 
 class PydanticMapper(Mapper[UUID]):

@@ -123,11 +123,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         before = c.fetchone()[0] or 0
         c.executemany(
             self.insert_events_statement,
-            [
-                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id, s.originator_version,
-                 s.topic, s.state)
-                for s in stored_events
-            ],
+            [(_id_column(s.originator_id), s.originator_version, s.topic, s.state) for s in stored_events],
         )
         c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name}")
         if c.fetchone()[0] == before + len(stored_events):
@@ -136,7 +132,7 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         for s in stored_events:
             c.execute(
                 f"SELECT rowid FROM {self.events_table_name} WHERE originator_id = ? AND originator_version = ?",
-                (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id, s.originator_version),
+                (_id_column(s.originator_id), s.originator_version),
             )
             ids.append(c.fetchone()[0])
         return ids
@@ -149,6 +145,11 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         empty ledger); otherwise they are computed here.
         """
         return self._insert_events(c, stored_events, hashes=hashes)
+
+
+def _id_column(originator_id: Any) -> Any:
+    """An aggregate id as eventsourcing's SQLite recorder stores it: a UUID's 32 hex digits, other values as given."""
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
 
 
 def extend_chain(

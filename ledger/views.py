@@ -276,6 +276,7 @@ def catch_up(
     dropped in the first page's transaction and built in the last one's.
     """
     from eventsourcing.persistence import StoredEvent, Tracking
+    from eventsourcing.utils import TopicError
 
     from projections.fold import fold
 
@@ -316,7 +317,7 @@ def catch_up(
                         raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
                     try:
                         fold(state, *decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
-                    except (TypeError, ValueError, KeyError, AttributeError) as error:
+                    except (TypeError, ValueError, KeyError, AttributeError, TopicError) as error:
                         raise UnreadableEventError(
                             f"stored event {notification_id} cannot be read into the read models ({error}); "
                             "run `pulje verify`."

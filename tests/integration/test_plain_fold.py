@@ -187,7 +187,18 @@ def test_a_stored_state_of_the_right_shape_is_trusted_as_it_was_validated_when_r
     assert ledger.mapper.to_plain(event)[1]["amount"] == "lots"
 
 
-def test_a_catch_up_that_meets_such_a_state_stops_and_sends_the_user_to_verify(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("state", "lots", "unsupported operand type(s) for +=: 'int' and 'str'"),
+        ("topic", "domain.pool:Pool.Nothing", "Failed to resolve topic 'domain.pool:Pool.Nothing'"),
+        ("topic", "os:system", "'os:system' is not the topic of a pulje event"),
+    ],
+    ids=["a value of the wrong type", "a class that does not exist", "a topic outside pulje"],
+)
+def test_a_catch_up_that_meets_an_unreadable_event_stops_and_sends_the_user_to_verify(
+    tmp_path: Path, column: str, value: str, reason: str
+) -> None:
     from click.testing import CliRunner
 
     from bench.run import drop_views
@@ -198,17 +209,19 @@ def test_a_catch_up_that_meets_such_a_state_stops_and_sends_the_user_to_verify(t
         rowid, state = conn.execute(
             "SELECT rowid, state FROM stored_events WHERE topic LIKE '%GrantAwarded' ORDER BY rowid LIMIT 1"
         ).fetchone()
-        changed = json.loads(state)
-        changed["amount"] = "lots"
-        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (json.dumps(changed).encode(), rowid))
+        if column == "state":
+            changed = json.loads(state)
+            changed["amount"] = value
+            conn.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (json.dumps(changed).encode(), rowid))
+        else:
+            conn.execute("UPDATE stored_events SET topic = ? WHERE rowid = ?", (value, rowid))
     drop_views(Path(db))
 
     status = CliRunner().invoke(main, ["--db", db, "status"])
     assert status.exit_code == 4, status.output
-    assert status.stderr.strip() == (
-        f"Storage error: stored event {rowid} cannot be read into the read models "
-        "(unsupported operand type(s) for +=: 'int' and 'str'); run `pulje verify`."
-    )
+    message = status.stderr.strip()
+    assert message.startswith(f"Storage error: stored event {rowid} cannot be read into the read models ("), message
+    assert reason in message and message.endswith("); run `pulje verify`."), message
     verified = CliRunner().invoke(main, ["--db", db, "verify"])
     assert verified.exit_code == 1 and f"chain: position {rowid}: " in verified.output, verified.output
 
