@@ -11,6 +11,7 @@ reallocation is undone by a reversal, never by editing it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -52,11 +53,20 @@ class YearBudget(Fact):
     @property
     def amount(self) -> Money:
         """What the plan budgets: the total, else the posts' sum, else nothing."""
-        if self.discontinued:
-            return ZERO
-        if self.total is not None:
-            return self.total
-        return sum(self.posts.values(), ZERO)
+        total = self.total.ore if self.total is not None else None
+        return Money(budgeted_ore(total, (post.ore for post in self.posts.values()), self.discontinued))
+
+
+def budgeted_ore(total: int | None, posts: Iterable[int], discontinued: bool) -> int:
+    """What a line budgets for a year, in øre: nothing when discontinued, else the overview's total, else the posts' sum.
+
+    `YearBudget.amount`, and the read models' fold on a stored budget's figures.
+    """
+    if discontinued:
+        return 0
+    if total is not None:
+        return total
+    return sum(posts)
 
 
 class LineTerms(Fact):

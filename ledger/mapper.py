@@ -56,24 +56,28 @@ _TOPICS: set[str] = set()
 _CLASS_VERSION_KEY = b'"class_version":'
 
 
-class _Classes(dict):  # type: ignore[type-arg]
-    """Topic -> event class, for `to_plain`; only current (version 1) classes of pulje's event modules."""
+class _Shapes(dict):  # type: ignore[type-arg]
+    """Topic -> (event class, its stored fields), for `to_plain`; None where the model must read the event.
 
-    def __missing__(self, topic: str) -> Any:
-        if not is_topic(topic):
-            return None
-        cls = resolve_topic(topic)
-        if getattr(cls, "class_version", 1) != 1 or not hasattr(cls, "model_fields"):
-            return None
-        _STORED_FIELDS[cls] = set(cls.model_fields) - _IDS
+    Only current (version 1) classes of pulje's event modules have a shape:
+    a topic outside them, or an older shape that needs upcasting, does not.
+    """
+
+    def __missing__(self, topic: str) -> tuple[type, set[str]] | None:
+        shape = None
+        if is_topic(topic):
+            try:
+                cls = resolve_topic(topic)
+            except Exception:  # noqa: BLE001 - to_domain_event reports an unresolvable topic
+                cls = None
+            if cls is not None and getattr(cls, "class_version", 1) == 1 and hasattr(cls, "model_fields"):
+                shape = (cls, set(cls.model_fields) - _IDS)
         if len(self) < 1000:
-            self[topic] = cls
-        return cls
+            self[topic] = shape
+        return shape
 
 
-_CLASSES = _Classes()
-_LOADS = orjson.loads
-_STORED_FIELDS: dict[type, set[str]] = {}
+_SHAPES = _Shapes()
 
 
 class PydanticMapper(Mapper[UUID]):
@@ -113,32 +117,30 @@ class PydanticMapper(Mapper[UUID]):
 
         For the read models' fold: a stored event was validated when it was
         recorded, so its JSON is already the plain form and only needs its
-        ids back. An old shape (a class version below the current) or a
-        stored state whose fields are not exactly the class's goes through
-        the model instead (`decode_event`, then its JSON form), as does any
-        ledger with a cipher or compressor. orjson reads the JSON: exact for
+        ids back. An old shape (a class version below the current), a stored
+        state whose fields are not exactly the class's, a state orjson cannot
+        read, and any ledger with a cipher or compressor go through the model
+        instead (`to_domain_event`, then its JSON form), which reads or
+        refuses them as it always has. orjson reads the JSON: exact for
         every integer a recorded event can hold (money stops at MAX_ORE); an
         integer beyond 64 bits, written behind pulje's back, may come back as
         a float, and `verify`, which validates every event, reports it.
         """
         topic = stored_event.topic
-        cls = _CLASSES[topic] if isinstance(topic, str) else None
-        if cls is None or self.cipher or self.compressor:
-            event = self.to_domain_event(stored_event)
-            return type(event), event.model_dump(mode="json")
-        data = stored_event.state
-        if type(data) is not bytes:
-            data = bytes(data)
-        try:
-            state = _LOADS(data)
-        except ValueError:  # what orjson refuses (some integers beyond 64 bits) the standard library reads, or refuses
-            state = json.loads(data)
-        if type(state) is not dict or state.keys() != _STORED_FIELDS[cls]:
-            event = decode_event(cls, stored_event.originator_id, stored_event.originator_version, data)
-            return cls, event.model_dump(mode="json")
-        state["originator_id"] = canonical_id(stored_event.originator_id)
-        state["originator_version"] = stored_event.originator_version
-        return cls, state
+        shape = _SHAPES[topic] if isinstance(topic, str) and not (self.cipher or self.compressor) else None
+        if shape is not None:
+            cls, stored_fields = shape
+            state = stored_event.state
+            try:
+                state = orjson.loads(state if type(state) is bytes else bytes(state))
+            except (TypeError, ValueError):  # not JSON, or integers orjson will not read: the model's turn
+                state = None
+            if type(state) is dict and state.keys() == stored_fields:
+                state["originator_id"] = canonical_id(stored_event.originator_id)
+                state["originator_version"] = stored_event.originator_version
+                return cls, state
+        event = self.to_domain_event(stored_event)
+        return type(event), event.model_dump(mode="json")
 
 
 def decode_event(cls: Any, originator_id: UUID | str, version: int, data: bytes) -> Any:

@@ -167,20 +167,16 @@ def extend_chain(
         position, previous = row["position"], row["hash"]
     else:
         position, previous = row[0], row[1]
+    if hashes is not None and len(hashes) != len(stored_events):
+        raise ValueError(f"{len(hashes)} chain hashes for {len(stored_events)} events")
     rows = []
-    if hashes is not None:
-        for notification_id, stored, known in zip(ids, stored_events, hashes, strict=True):
-            position += 1
-            rows.append((notification_id, position, known, stored))
-        return _insert_links(c, rows)
-    for notification_id, stored in zip(ids, stored_events, strict=True):
+    for index, (notification_id, stored) in enumerate(zip(ids, stored_events, strict=True)):
         position += 1
-        previous = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
+        if hashes is not None:
+            previous = hashes[index]
+        else:
+            previous = link(previous, position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
         rows.append((notification_id, position, previous, stored))
-    return _insert_links(c, rows)
-
-
-def _insert_links(c: Any, rows: list[tuple[int, int, str, StoredEvent]]) -> list[tuple[int, int, str, StoredEvent]]:
     placeholder = "?" if isinstance(c, SQLiteCursor) else "%s"
     c.executemany(
         f"INSERT INTO event_chain (position, notification_id, hash) VALUES ({placeholder}, {placeholder}, {placeholder})",

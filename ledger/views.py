@@ -33,9 +33,8 @@ VIEWS_VERSION = 6
 #: the first. Filling empty views row by row through them cost a quarter of a first catch-up of a million
 #: events, so a bulk fill drops them first and builds each once, sorted, in the transaction of its last page
 #: (`catch_up`, the import).
-EVENT_ID_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS view_audit_event_id ON view_audit (event_id)"
 AUDIT_INDEXES = {
-    "view_audit_event_id": EVENT_ID_INDEX,
+    "view_audit_event_id": "CREATE UNIQUE INDEX IF NOT EXISTS view_audit_event_id ON view_audit (event_id)",
     "view_audit_reverses": "CREATE INDEX IF NOT EXISTS view_audit_reverses ON view_audit (reverses)",
     "view_audit_kind": "CREATE INDEX IF NOT EXISTS view_audit_kind ON view_audit (kind)",
 }

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple, get_args
 
 from domain.ids import event_id_text, uuid_of
+from domain.plan import budgeted_ore
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, ViewState
 
 #: The audit trail's name for each event class (qualified name in the code).
@@ -67,9 +68,7 @@ def fold(state: ViewState, cls: type, e: dict[str, Any], sequence: int, chain_ha
     added (`PydanticMapper.to_plain`, which reads the log without validating
     each event again): a catch-up spends its time here, not on models.
     """
-    shape = _SHAPES.get(cls)
-    if shape is None:
-        shape = _SHAPES[cls] = _shape(cls)
+    shape = _SHAPES.get(cls) or _shape(cls)
     shape.handler(state, e)
     state.add_audit(audit_row(state, e, shape, sequence, chain_hash))
 
@@ -88,15 +87,6 @@ def _plan_adopted(state: ViewState, e: dict[str, Any]) -> None:
     )
 
 
-def budget_amount(budget: dict[str, Any]) -> int:
-    """`YearBudget.amount` in øre, from its plain form: the total, else the posts' sum; nothing when discontinued."""
-    if budget["discontinued"]:
-        return 0
-    if budget["total"] is not None:
-        return budget["total"]
-    return sum(budget["posts"].values())
-
-
 def _line_budgeted(state: ViewState, e: dict[str, Any]) -> None:
     plan_id, terms = e["originator_id"], e["terms"]
     state.put_line(
@@ -106,7 +96,7 @@ def _line_budgeted(state: ViewState, e: dict[str, Any]) -> None:
         )
     )
     for budget in terms["budgets"]:
-        amount = budget_amount(budget)
+        amount = budgeted_ore(budget["total"], budget["posts"].values(), budget["discontinued"])
         state.put_line_year(
             LineYearRow(
                 plan_id=plan_id, line=terms["line"], year=budget["year"], adopted_ore=amount, budget_ore=amount,
@@ -283,6 +273,7 @@ _SHAPES: dict[type, _Shape] = {}
 
 
 def _shape(cls: Any) -> _Shape:
+    """Work out and keep the shape of an event class."""
     kind = kind_of(cls)
     handler = _HANDLERS.get(kind)
     if handler is None:
@@ -290,23 +281,23 @@ def _shape(cls: Any) -> _Shape:
     fields = getattr(cls, "model_fields", {})
     nested = _detail_plan(cls)
     flat = all(sub is None for _, sub in nested.values())
-    return _Shape(
+    shape = _SHAPES[cls] = _Shape(
         kind=kind, handler=handler, amount_field=AMOUNT_FIELD.get(kind), has_year="year" in fields,
         has_number="number" in fields, of_pool=cls.__qualname__.startswith("Pool."),
         own=tuple((name, new) for name, (new, _) in nested.items() if name not in _SKIP) if flat else None,
         nested=nested,
     )
+    return shape
 
 
 def audit_row(state: ViewState, e: dict[str, Any], shape: _Shape, sequence: int, chain_hash: str) -> AuditRow:
-    kind = shape.kind
+    kind, oid = shape.kind, e["originator_id"]
     year = e["year"] if shape.has_year else None
     pool_key = None
     if shape.of_pool:
-        pool = state.pool(e["originator_id"])
+        pool = state.pool(oid)
         if pool is not None:
             pool_key, year = pool.key, pool.year
-    oid = e["originator_id"]
     reverses = None
     if kind in ("entry_reversed", "reallocation_reversed"):
         reverses = event_id_text(uuid_of(oid), e["reversed_version"])
@@ -321,15 +312,6 @@ def audit_row(state: ViewState, e: dict[str, Any], shape: _Shape, sequence: int,
         e[shape.amount_field] if shape.amount_field else None, oid, e["originator_version"], year, pool_key,
         e["number"] if shape.has_number else None, _details(e, shape), reverses,
     )
-
-
-def own_fields(event: Any) -> dict[str, Any]:
-    """The kind's own fields of a domain event as JSON-ready data; money as integer øre in `*_ore` keys."""
-    cls = type(event)
-    shape = _SHAPES.get(cls)
-    if shape is None:
-        shape = _SHAPES[cls] = _shape(cls)
-    return _details(plain(event), shape)
 
 
 def _details(e: dict[str, Any], shape: _Shape) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import json
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any, Protocol
 
 from domain.status import grant_status
@@ -171,22 +172,23 @@ class ViewState(Protocol):
 
 # ---------------------------------------------------------------- stored form
 
+@cache
 def _compact_encoder() -> Callable[[Any], str]:
     """Compact JSON of a row's values, keeping non-ASCII text as it is.
 
     orjson writes it (several times faster than the standard library, whose
     `encode` also builds its C encoder anew on every call); what orjson will
-    not write (integers beyond 64 bits, lone surrogates, non-text keys, and
-    the kinds of value below) goes to the standard encoder.
+    not write (integers beyond 64 bits, lone surrogates, keys that are not
+    text, subclasses of str and int, dates, dataclasses) goes to the
+    standard encoder, which writes what JSON can hold and refuses dates and
+    dataclasses as before. orjson is imported on the first row written: a
+    read of caught-up views writes none.
     """
-    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-    try:
-        import orjson
-    except ImportError:  # pragma: no cover - a dependency; kept working without it
-        return standard
+    import orjson
+
     dumps = orjson.dumps
-    # Dates, dataclasses and subclasses of str and int are no row values: refused below, as the standard encoder does.
     strict = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+    standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
 
     def encode(values: Any) -> str:
         try:
@@ -197,7 +199,11 @@ def _compact_encoder() -> Callable[[Any], str]:
     return encode
 
 
-_ENCODE = _compact_encoder()
+def encode_values(values: Any) -> str:
+    """The compact JSON the stored views keep (see `_compact_encoder`)."""
+    return _compact_encoder()(values)
+
+
 _VALUES: dict[type, Any] = {}
 
 
@@ -210,7 +216,7 @@ def encode_row(row: Any) -> str:
     values = _VALUES.get(type(row))
     if values is None:
         values = _VALUES[type(row)] = operator.attrgetter(*(f.name for f in fields(row)))
-    return _ENCODE(values(row))
+    return _compact_encoder()(values(row))
 
 
 def decode_row(cls: type, data: str | bytes) -> Any:
