@@ -586,9 +586,12 @@ def import_events(ctx: click.Context, file: str) -> None:
 @main.command()
 @click.option("--head", "expected_head", type=HASH, default=None,
               help="Also prove the ledger still contains, unchanged, the state whose head was HASH.")
+@click.option("--processes", type=click.IntRange(1, 2), default=None,
+              help="Check the views in a second process beside the replay (2) or after it (1) "
+                   "[default: 2 from 20,000 events on a machine with two cores].")
 @format_option
 @click.pass_context
-def verify(ctx: click.Context, expected_head: str | None, fmt: str) -> None:
+def verify(ctx: click.Context, expected_head: str | None, processes: int | None, fmt: str) -> None:
     """Recompute the chain, replay every aggregate, re-check every rule, compare the views.
 
     Exits 0 when everything holds, 1 naming the first bad position and what is wrong.
@@ -598,7 +601,7 @@ def verify(ctx: click.Context, expected_head: str | None, fmt: str) -> None:
     """
     from cli.output import verify_json, verify_text
 
-    report = _pulje(ctx).verify(expected_head=expected_head, progress=_bar(ctx, "Verifying"))
+    report = _pulje(ctx).verify(expected_head=expected_head, progress=_bar(ctx, "Verifying"), processes=processes)
     emit(fmt, verify_json(report), verify_text(report))
     ctx.exit(0 if report.ok else 1)
 

@@ -355,11 +355,14 @@ class Pulje:
             rows = views.audit(since.isoformat() if since else None, until.isoformat() if until else None)
             return rows, views.reversed_by(), views.head()
 
-    def verify(self, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None) -> Any:
-        """Recompute the chain, replay, the rules and the views; writes nothing."""
+    def verify(
+        self, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None,
+        processes: int | None = None,
+    ) -> Any:
+        """Recompute the chain, replay, the rules and the views; writes nothing (see `ledger.verify.verify`)."""
         from ledger.verify import verify
 
-        return verify(self.ledger, expected_head=expected_head, progress=progress)
+        return verify(self.ledger, expected_head=expected_head, progress=progress, processes=processes)
 
     def ultimo(self, *, year: int, pool: str | None = None, partnership: str | None = None, lang: str = "da") -> dict[str, Any]:
         """The ultimo report's data for a plan year (every pool of the plan, or one)."""

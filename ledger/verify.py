@@ -21,6 +21,7 @@ on with fresh hashes. `--head HASH` catches both: a head written down earlier
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -56,6 +57,7 @@ class VerifyReport:
         events: how many chain positions were walked.
         head: the last position and its stored hash.
         head_found: for `--head`, the position where that hash stands (None if absent).
+        processes: how many processes walked the log (2: the views were checked in a second one).
     """
 
     events: int = 0
@@ -66,10 +68,22 @@ class VerifyReport:
     problems: list[Problem] = field(default_factory=list)
     expected_head: str | None = None
     head_found: int | None = None
+    processes: int = 1
 
     @property
     def ok(self) -> bool:
         return not self.problems and (self.expected_head is None or self.head_found is not None)
+
+
+_FORGED = "the stored event does not match its hash (changed, swapped or forged after it was recorded)"
+
+
+def links(previous: str, position: int, oid: Any, version: Any, topic: Any, state: Any, stored_hash: str) -> bool:
+    """Whether a stored event's hash recomputes from its stored fields and the hash before it."""
+    try:
+        return link(previous, position, oid, version, topic, _as_bytes(state)) == stored_hash
+    except (TypeError, ValueError, AttributeError):
+        return False
 
 
 class Walker:
@@ -79,8 +93,12 @@ class Walker:
     before anything is written.
     """
 
-    def __init__(self, mapper: Any, report: VerifyReport, snapshots: dict[tuple[UUID, int], tuple[str, bytes]] | None = None) -> None:
+    def __init__(
+        self, mapper: Any, report: VerifyReport, snapshots: dict[tuple[UUID, int], tuple[str, bytes]] | None = None,
+        *, links: bool = True,
+    ) -> None:
         self.mapper = mapper
+        self.links = links
         self.report = report
         self.snapshots = snapshots or {}
         self.aggregates: dict[UUID, Any] = {}
@@ -104,14 +122,13 @@ class Walker:
     def event(
         self, problem: _Recorder, position: int, stored_hash: str, oid: Any, version: Any, topic: Any, state: Any
     ) -> Any:
-        """Check the link of one stored event and replay it; returns the event or None."""
+        """Check the link of one stored event (unless the walk leaves links to another) and replay it.
+
+        Returns the event, or None where it cannot be read.
+        """
         state = _as_bytes(state)
-        try:
-            intact = link(self.previous, position, oid, version, topic, state) == stored_hash
-        except (TypeError, ValueError, AttributeError):
-            intact = False
-        if not intact:
-            problem("chain", "the stored event does not match its hash (changed, swapped or forged after it was recorded)")
+        if self.links and not links(self.previous, position, oid, version, topic, state, stored_hash):
+            problem("chain", _FORGED)
         self.previous = stored_hash
         try:
             oid = uuid_of(str(oid))
@@ -119,9 +136,6 @@ class Walker:
             problem("replay", f"the stored aggregate id {oid!r} is not an id")
             return None
         return _replay(problem, self.mapper, self.aggregates, self.snapshots, oid, version, topic, state)
-
-    def skip(self, stored_hash: str) -> None:
-        self.previous = stored_hash
 
     def finish(self) -> None:
         for oid, version in self.snapshots:
@@ -132,11 +146,22 @@ class Walker:
         self.report.aggregates = len(self.aggregates)
 
 
-def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """Check the ledger without writing to it."""
-    from projections.fold import apply
-    from projections.memory import MemoryState
+def verify(
+    ledger: Any, *, expected_head: str | None = None, progress: Callable[[int], None] | None = None,
+    processes: int | None = None,
+) -> VerifyReport:
+    """Check the ledger without writing to it.
 
+    Two walks over the log in chain order: the history (the chain's order, the
+    replay, the snapshots, the rules) and the views (every link's hash, the
+    read models' fold and the comparison with the stored views). With two
+    processes the views walk runs in a second process beside the history
+    walk; with one, after it. `processes=None` takes two for a ledger of
+    `PARALLEL_FROM` events or more on a machine with a second core where
+    Python can fork. The report is the same either way: the problems found
+    while walking in order of position (at one position: chain, replay,
+    snapshots, views), then what only the end of each walk shows.
+    """
     report = VerifyReport(expected_head=expected_head.lower() if expected_head else None)
     if report.expected_head == GENESIS:
         report.head_found = 0
@@ -145,57 +170,240 @@ def verify(ledger: Any, *, expected_head: str | None = None, progress: Callable[
         tracked = store.tracked(c, VIEWS)
         snapshots = _snapshots(c)
     report.snapshots = len(snapshots)
+    positions = store.head()[0]
+    two = _use_two_processes(ledger, positions, processes)
     if progress is not None and hasattr(progress, "start"):
-        progress.start(store.head()[0])
-    walker = Walker(ledger.mapper, report, snapshots)
-    replayed = MemoryState()
+        progress.start(positions if two else 2 * positions)
+    if two:
+        with _ViewsElsewhere(ledger, tracked) as elsewhere:
+            history = _check_history(ledger, report, snapshots, progress)
+            views = elsewhere.found()
+        if views is None:  # the second process could not finish: the same check here
+            views = _check_views(ledger, tracked)
+        else:
+            report.processes = 2
+    else:
+        history = _check_history(ledger, report, snapshots, progress)
+        views = _check_views(ledger, tracked, progress)
+    report.views_position = tracked
+    report.problems = [p for _, p in sorted(history.walked + views.walked, key=lambda k: k[0])]
+    report.problems += history.at_end + views.at_end
+    return report
+
+
+#: From how many chain positions `verify` checks the views in a second process.
+PARALLEL_FROM = 20_000
+
+#: The order of the checks at one position, as one walk would find them.
+_RANK = {"chain": 0, "replay": 1, "snapshots": 2, "views": 3}
+
+
+@dataclass
+class _Found:
+    """One walk's problems: those found while walking, each with its place, and those its end found.
+
+    A place orders the problems of both walks as one walk over pages of
+    positions would find them: a page's problems at its positions (by
+    position, then check), then its audit rows compared.
+    """
+
+    walked: list[tuple[tuple[int, ...], Problem]] = field(default_factory=list)
+    at_end: list[Problem] = field(default_factory=list)
+
+    def at_position(self, page: int, problem: Problem) -> None:
+        rank = _RANK.get(problem.check, len(_RANK))
+        self.walked.append(((page, 0, problem.position or 0, rank, len(self.walked)), problem))
+
+    def compared(self, page: int, problems: list[Problem]) -> None:
+        self.walked += [((page, 1, len(self.walked) + i, 0, 0), problem) for i, problem in enumerate(problems)]
+
+
+def _use_two_processes(ledger: Any, positions: int, processes: int | None) -> bool:
+    import multiprocessing
+    import os
+
+    if processes is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        wanted = positions >= PARALLEL_FROM and cores >= 2
+    elif processes in (1, 2):
+        wanted = processes == 2
+    else:
+        raise ValueError(f"verify runs in 1 or 2 processes, not {processes}")
+    in_memory = ledger.store.kind == "sqlite" and "memory" in str(ledger.env.get("SQLITE_DBNAME", ""))
+    return wanted and not in_memory and "fork" in multiprocessing.get_all_start_methods()
+
+
+def _check_history(
+    ledger: Any, report: VerifyReport, snapshots: dict[tuple[UUID, int], tuple[str, bytes]],
+    progress: Callable[[int], None] | None,
+) -> _Found:
+    """The chain's order, the replay of every event, the snapshots and the rules.
+
+    Also holds the read models' reading of each event to the event the
+    replay validated: the views walk folds what `to_plain` reads from the
+    stored JSON, so the two must agree for its comparison to mean anything.
+    """
+    store, to_plain = ledger.store, ledger.mapper.to_plain
+    walker = Walker(ledger.mapper, report, snapshots, links=False)
+    found = _Found()
     last_notification = 0
-    audit_compared = 0
     with frozen_pages() as settle:
         while True:
-            with store.read() as c:
-                c.execute(
-                    "SELECT c.position, c.notification_id, c.hash, e.{nid}, e.originator_id, e.originator_version, "
-                    "e.topic, e.state FROM event_chain c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
-                    "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
-                    (walker.expected, PAGE),
-                )
-                rows = c.fetchall()
+            rows = _page(store, walker.expected)
             if not rows:
                 break
+            page = rows[0][0]
             for position, notification_id, stored_hash, rowid, oid, version, topic, state in rows:
                 problem = walker.position(position, stored_hash)
                 if rowid is None:
                     problem("chain", "the event recorded here is missing from the log (deleted)")
-                    walker.skip(stored_hash)
                     continue
                 if notification_id <= last_notification:
                     problem("chain", "the log's order disagrees with the chain (events reordered)")
                 last_notification = max(last_notification, notification_id)
                 event = walker.event(problem, position, stored_hash, oid, version, topic, state)
-                if event is not None and notification_id <= tracked:
-                    try:
-                        apply(replayed, event, position, stored_hash)
-                    except Exception as error:  # noqa: BLE001 - a fold that cannot apply an event is a finding
-                        problem("views", f"the read models cannot apply this event ({error})")
-            audit_compared += _compare_audit_page(store, report, replayed, rows[0][0], rows[-1][0])
+                if event is not None and not _read_alike(to_plain, event, oid, version, topic, state):
+                    problem("views", "the read models read this event's stored JSON differently from its validation")
+            for found_here in report.problems:
+                found.at_position(page, found_here)
+            report.problems.clear()
             if progress is not None:
                 progress(len(rows))
             settle()
     _orphans(ledger, report)
     walker.finish()
-    report.views_position = tracked
-    for message in compare_tables(store, replayed):
-        report.problems.append(Problem("views", message))
+    found.at_end, report.problems = report.problems, []
+    return found
+
+
+def _read_alike(to_plain: Callable[[StoredEvent], Any], event: Any, oid: Any, version: int, topic: Any, state: Any) -> bool:
+    """Whether the read models read a stored event (`to_plain`) as the validated event's JSON form (`plain`).
+
+    Where the stored JSON is the very bytes pulje writes for the validated
+    event (as it is for every event pulje recorded) they do, and the
+    comparison is of bytes; otherwise of the two readings.
+    """
+    from projections.fold import plain
+
+    state = _as_bytes(state)
+    head = f'{{"originator_id":"{event.originator_id}","originator_version":{version},'.encode()
+    if type(event).__pydantic_serializer__.to_json(event) == head + state[1:]:
+        return True
+    return to_plain(StoredEvent(oid, version, topic, state))[1] == plain(event)
+
+
+def _check_views(ledger: Any, tracked: int, progress: Callable[[int], None] | None = None) -> _Found:
+    """Every link's hash, and the stored read models against a fold of the events they claim to include."""
+    from projections.fold import fold
+    from projections.memory import MemoryState
+
+    store, to_plain = ledger.store, ledger.mapper.to_plain
+    found = _Found()
+    replayed = MemoryState()
+    previous, expected, audit_compared = GENESIS, 1, 0
+    with frozen_pages() as settle:
+        while True:
+            rows = _page(store, expected)
+            if not rows:
+                break
+            page = rows[0][0]
+            for position, notification_id, stored_hash, rowid, oid, version, topic, state in rows:
+                if rowid is not None:
+                    if not links(previous, position, oid, version, topic, state, stored_hash):
+                        found.at_position(page, Problem("chain", _FORGED, position))
+                    if notification_id <= tracked:
+                        try:
+                            cls, event = to_plain(StoredEvent(oid, version, topic, _as_bytes(state)))
+                        except Exception:  # noqa: BLE001 - an event the replay cannot read is the history walk's to report
+                            cls = None
+                        if cls is not None:
+                            try:
+                                fold(replayed, cls, event, position, stored_hash)
+                            except Exception as error:  # noqa: BLE001 - a fold that cannot apply an event is a finding
+                                found.at_position(
+                                    page, Problem("views", f"the read models cannot apply this event ({error})", position)
+                                )
+                previous = stored_hash
+            expected = rows[-1][0] + 1
+            compared: list[Problem] = []
+            audit_compared += _compare_audit_page(store, compared, replayed, page, rows[-1][0])
+            found.compared(page, compared)
+            if progress is not None:
+                progress(len(rows))
+            settle()
+    found.at_end += [Problem("views", message) for message in compare_tables(store, replayed)]
     with store.read() as c:
         c.execute("SELECT COUNT(*) FROM view_audit")
         stored_audit = c.fetchone()[0]
     if stored_audit != audit_compared:
-        report.problems.append(Problem("views", f"view audit has {stored_audit - audit_compared} rows with no event behind them"))
-    return report
+        found.at_end.append(Problem("views", f"view audit has {stored_audit - audit_compared} rows with no event behind them"))
+    return found
 
 
-def _compare_audit_page(store: Any, report: VerifyReport, replayed: Any, first: int, last: int) -> int:
+def _page(store: Any, first: int) -> list[tuple[Any, ...]]:
+    """A page of chain positions from `first` on, each with its stored event (None where it is missing)."""
+    with store.read() as c:
+        c.execute(
+            "SELECT c.position, c.notification_id, c.hash, e.{nid}, e.originator_id, e.originator_version, "
+            "e.topic, e.state FROM event_chain c LEFT JOIN {events} e ON e.{nid} = c.notification_id "
+            "WHERE c.position >= ? ORDER BY c.position LIMIT ?",
+            (first, PAGE),
+        )
+        return c.fetchall()
+
+
+class _ViewsElsewhere:
+    """The views walk in a forked process, its problems sent back through a pipe.
+
+    The child opens the ledger afresh (it never touches the parent's
+    connections) and leaves with `os._exit`. Whatever stops it (an error, a
+    signal, a lost connection) leaves `found()` None, and the parent checks
+    the views itself.
+    """
+
+    def __init__(self, ledger: Any, tracked: int) -> None:
+        self.env, self.tracked = dict(ledger.env), tracked
+
+    def __enter__(self) -> _ViewsElsewhere:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.receiving, sending = context.Pipe(duplex=False)
+        self.process = context.Process(target=self._run, args=(sending,), daemon=True)
+        self.process.start()
+        sending.close()
+        return self
+
+    def _run(self, sending: Any) -> None:
+        from ledger.app import Ledger
+
+        try:
+            ledger = Ledger(self.env, snapshotting=False)
+            try:
+                found = _check_views(ledger, self.tracked)
+            finally:
+                ledger.close()
+            sending.send(found)
+        except BaseException:  # noqa: BLE001 - whatever stopped it, the parent checks the views itself
+            with contextlib.suppress(Exception):
+                sending.send(None)
+
+    def found(self) -> _Found | None:
+        try:
+            found = self.receiving.recv()
+        except (EOFError, OSError):
+            return None
+        return found if isinstance(found, _Found) else None
+
+    def __exit__(self, *args: object) -> None:
+        self.receiving.close()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+def _compare_audit_page(store: Any, problems: list[Problem], replayed: Any, first: int, last: int) -> int:
     """Compare the audit rows of one page of positions with the replay's, then forget them.
 
     Every stored column is compared, not only the JSON: the columns are what
@@ -222,9 +430,9 @@ def _compare_audit_page(store: Any, report: VerifyReport, replayed: Any, first: 
         except (TypeError, ValueError):
             row = None
         what = "differs from a replay" if ours is None or row != ours else "has columns that differ from a replay"
-        report.problems.append(Problem("views", f"view audit row {sequence} {what}", sequence))
+        problems.append(Problem("views", f"view audit row {sequence} {what}", sequence))
     for sequence in sorted(mine):
-        report.problems.append(Problem("views", f"view audit row {sequence} is missing", sequence))
+        problems.append(Problem("views", f"view audit row {sequence} is missing", sequence))
     return len(stored)
 
 

@@ -35,6 +35,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import multiprocessing
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ AG = "arbejdsgruppen"
 POOL_TOPIC = "domain.pool:Pool"
 PLAN_TOPIC = "domain.plan:Plan"
 FORGED_ID = UUID("00000000-0000-4000-8000-0000000000f0")
+#: How many processes `verify(processes=2)` uses here: two where Python can fork (Linux), else one.
+TWO = 2 if "fork" in multiprocessing.get_all_start_methods() else 1
 
 
 # ---------------------------------------------------------------------- the year, recorded once per backend
@@ -263,8 +266,15 @@ def another_topic(topic: str) -> str:
 
 
 def verify_service(db: str, head: str | None = None) -> Any:
+    """The report of `verify` in one process, held equal to the report with the views checked in a second one."""
     with Pulje(db, "revisor", create=False) as session:
-        return session.verify(expected_head=head)
+        one = session.verify(expected_head=head, processes=1)
+    with Pulje(db, "revisor", create=False) as session:
+        two = session.verify(expected_head=head, processes=2)
+    assert two.processes == TWO and one.processes == 1
+    two.processes = 1
+    assert two == one, ([str(p) for p in one.problems[:5]], [str(p) for p in two.problems[:5]])
+    return one
 
 
 def explain(result: Result) -> str:
