@@ -106,6 +106,7 @@ def test_a_short_year_runs_end_to_end_through_the_installed_command(
     assert {e["actor"] for e in audit["events"]} == {"tester"}
     verified = ok_json(*ledger, "verify", "--head", granted["head"])
     assert verified["ok"] is True and verified["head"] == status["head"]
+    assert ok_json(*ledger, "verify", "--head", granted["head"], "--processes", "2") == verified
     assert list(work.iterdir()) == []  # the ledger is where --db / PULJE_DB says, not ./pulje.db
 
 

@@ -36,6 +36,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -775,6 +776,110 @@ def test_a_plan_that_lost_the_pools_line_is_reported_not_crashed_on(year: Year, 
         pytest.fail("no budget event for line 14")
     report = assert_found(db, check="chain", position=position, says="missing from the log (deleted)")
     assert any(p.check == "rules" and "14" in p.message for p in report.problems), [str(p) for p in report.problems]
+
+
+# ---------------------------------------------------------------------- the read models' reading of the stored JSON
+
+
+def rewrite_state(sql: RawSQL, position: int, old: bytes, new: bytes) -> None:
+    """Replace `old` by `new` in one stored event, give every later event a fresh hash, and rebuild the views."""
+    state = stored_event(sql, position)[3]
+    assert old in state, state[:200]
+    sql.run("UPDATE {events} SET state = ? WHERE {nid} = ?", (state.replace(old, new, 1), rowid_at(sql, position)))
+    rechain(sql, position)
+    rebuild_views(sql)
+
+
+def test_a_stored_timestamp_the_model_reads_but_the_views_would_show_otherwise_is_named_at_its_position(
+    year: Year, db: str, sql: RawSQL
+) -> None:
+    # The same instant with "+00:00" for "Z": the model validates it, the read models would show the text as
+    # stored. With the chain and the views rebuilt to match, only this check sees it.
+    position = year.at["a payment mid-year"]
+    state = stored_event(sql, position)[3]
+    stamp = json.loads(state)["timestamp"]
+    assert stamp.endswith("Z")
+    rewrite_state(sql, position, f'"timestamp":"{stamp}"'.encode(), f'"timestamp":"{stamp[:-1]}+00:00"'.encode())
+    report = assert_found(db, check="views", position=position, says="read this event's stored JSON differently")
+    assert [p.check for p in report.problems] == ["views"], [str(p) for p in report.problems]
+
+
+def test_a_stored_event_written_in_other_but_equal_json_is_no_change_to_the_read_models(
+    year: Year, db: str, sql: RawSQL
+) -> None:
+    # Escaped letters and a space: other bytes than pulje writes, read the same by the model and by the views.
+    position = year.at["a payment mid-year"]
+    state = stored_event(sql, position)[3]
+    actor = json.loads(state)["actor"]
+    escaped = "".join(f"\\u{ord(c):04x}" for c in actor)
+    rewrite_state(sql, position, f'"actor":"{actor}"'.encode(), f'"actor": "{escaped}"'.encode())
+    report = verify_service(db)
+    assert report.ok, [str(p) for p in report.problems[:5]]
+
+
+# ---------------------------------------------------------------------- one process or two
+
+
+def test_verify_takes_a_second_process_from_parallel_from_events_on(
+    year: Year, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import verify as verifying
+
+    with Pulje(db, "revisor", create=False) as session:
+        assert session.verify().processes == 1  # a year is far below PARALLEL_FROM
+    monkeypatch.setattr(verifying, "PARALLEL_FROM", year.events)
+    with Pulje(db, "revisor", create=False) as session:
+        report = session.verify()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    assert report.ok and report.processes == (TWO if cores >= 2 else 1)
+    assert not multiprocessing.active_children()
+
+
+def test_a_second_process_that_fails_leaves_the_views_to_the_first(
+    year: Year, db: str, sql: RawSQL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger import verify as verifying
+
+    sql.run("UPDATE view_audit SET kind = 'grant_returned' WHERE sequence = ?", (year.at["a payment mid-year"],))
+    parent, check_views = os.getpid(), verifying._check_views
+
+    def fails_in_the_child(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent:
+            raise ConnectionError("the second process lost its connection")
+        return check_views(*args, **kwargs)
+
+    monkeypatch.setattr(verifying, "_check_views", fails_in_the_child)
+    with Pulje(db, "revisor", create=False) as session:
+        report = session.verify(processes=2)
+    assert report.processes == 1
+    assert [(p.check, p.position) for p in report.problems] == [("views", year.at["a payment mid-year"])]
+    assert not multiprocessing.active_children()
+
+
+def test_verify_counts_both_walks_on_its_progress_bar(year: Year, db: str) -> None:
+    class Counted:
+        def __init__(self) -> None:
+            self.total, self.done = 0, 0
+
+        def start(self, total: int) -> None:
+            self.total = total
+
+        def __call__(self, n: int) -> None:
+            self.done += n
+
+    for processes, walks in ((1, 2), (2, TWO == 1 and 2 or 1)):
+        progress = Counted()
+        with Pulje(db, "revisor", create=False) as session:
+            session.verify(progress=progress, processes=processes)
+        assert progress.total == progress.done == walks * year.events
+
+
+def test_verify_processes_on_the_command_line(db: str, sql: RawSQL, year: Year) -> None:
+    sql.run("UPDATE view_audit SET kind = 'grant_returned' WHERE sequence = ?", (year.at["a payment mid-year"],))
+    reports = [verify_cli_json(db, "--processes", n) for n in ("1", "2")]
+    assert reports[0] == reports[1] and reports[0][0] == 1
+    refused = verify_cli(db, "--processes", "3")
+    assert refused.exit_code == 2 and "'--processes': 3 is not in the range 1<=x<=2" in refused.stderr, explain(refused)
 
 
 # ---------------------------------------------------------------------- verify --head
