@@ -567,8 +567,11 @@ def export(ctx: click.Context, fmt: str, output: str | None, force: bool) -> Non
 
 @main.command("import-events")
 @click.argument("file", type=FilePath(exists=True, dir_okay=False, readable=True))
+@click.option("--processes", type=click.IntRange(1, 2), default=None,
+              help="Check the file in a second process while writing it (2), or in this one (1) "
+                   "[default: 2 from 20,000 events on a machine with two cores].")
 @click.pass_context
-def import_events(ctx: click.Context, file: str) -> None:
+def import_events(ctx: click.Context, file: str, processes: int | None) -> None:
     """Rebuild a ledger from a jsonl export, into a new (empty) ledger.
 
     The whole file is checked first (every line, position, hash, event and
@@ -576,7 +579,7 @@ def import_events(ctx: click.Context, file: str) -> None:
 
     Example: pulje --db copy.db import-events ledger-2022.jsonl
     """
-    header = _new_or_existing(ctx).import_events(file, _bar(ctx, "Importing"))
+    header = _new_or_existing(ctx).import_events(file, _bar(ctx, "Importing"), processes)
     click.echo(f"Imported {header.events} events; head {header.head}.")
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
+import orjson
 from eventsourcing.persistence import StoredEvent
 
 from domain.ids import canonical_id, uuid_of
@@ -130,9 +131,12 @@ def read_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict[s
         if not line.strip():
             raise ImportFileError(f"line {number} is empty")
         try:
-            record = json.loads(line)
+            record = orjson.loads(line)
         except ValueError:
-            raise ImportFileError(f"line {number} is not JSON (garbage or a cut line)") from None
+            try:  # what orjson refuses (NaN, integers beyond 64 bits, lone surrogates) the standard library may read
+                record = json.loads(line)
+            except ValueError:
+                raise ImportFileError(f"line {number} is not JSON (garbage or a cut line)") from None
         if not isinstance(record, dict) or set(record) != set(_FIELDS):
             raise ImportFileError(f"line {number} does not have the fields {', '.join(_FIELDS)}")
         for name, kind in _FIELDS.items():
@@ -149,79 +153,169 @@ def read_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict[s
         yield number, record
 
 
-def import_events(ledger: Any, path: str, progress: Callable[[int], None] | None = None) -> Header:
-    """Check and write every event in one pass and one transaction; returns the file's header.
+def import_events(
+    ledger: Any, path: str, progress: Callable[[int], None] | None = None, processes: int | None = None
+) -> Header:
+    """Check and write every event in one transaction; returns the file's header.
 
-    Each line is checked as it is read (shape, position, hash, that the event
-    reads and replays) and written; the rules over the whole history, the
-    count and the head are checked at the end. Any problem raises before the
-    transaction commits, so a refused file leaves the target as it was. Each
-    event is decoded once: the same event object checks the replay and
-    updates the read models.
+    Each line is checked (shape, position, hash, that the event reads and
+    replays) and written; the rules over the whole history, the count and
+    the head are checked at the end. Any problem raises before the
+    transaction commits, so a refused file leaves the target as it was.
+
+    In one process each event is decoded once: the same event object checks
+    the replay and updates the read models. With two (`ledger.forked`; by
+    default from `PARALLEL_FROM` events on a machine with a second core) a
+    forked child checks the whole file (`check_file`) while this process
+    writes it, the read models folding each event's stored JSON; the
+    transaction commits only once the child has found the file sound, and
+    whatever goes wrong, the file is refused with the problem one process
+    would have named first (the child's), if it has one.
     """
-    from ledger.views import begin_bulk_fill, end_bulk_fill, follow
-    from projections.fold import plain
-
-    def plain_of(event: Any) -> tuple[type, dict[str, Any]]:
-        return type(event), plain(event)
+    from ledger.forked import Forked, second_process
 
     if ledger.store.head()[0] or ledger.recorder.max_notification_id():
         raise ImportRefusedError("the target ledger is not empty; import into a new --db")
-    recorder = ledger.recorder
-    report = VerifyReport()
-    walker = Walker(ledger.mapper, report)
-    decoded: dict[int, Any] = {}
-    rows_read: dict[tuple[Any, ...], Any] = {}  # view rows, kept across the pages of the one transaction
-    hook = recorder.on_recorded
-    recorder.on_recorded = lambda native, rows: follow(
-        ledger.store, ledger.tracking, lambda stored: plain_of(decoded[id(stored)]), native, rows, rows_read
-    )
+    with open(path, "rb") as raw:
+        events = read_header(next(text_lines(raw), (1, ""))[1]).events
+    if not second_process(events, processes):
+        return _write(ledger, path, progress, Walker(ledger.mapper, VerifyReport()))
+    mapper = ledger.mapper
+    with Forked(lambda: check_file(mapper, path)) as checker:
+
+        def sound() -> None:
+            _refuse_unless_sound(checker.result() or check_file(mapper, path))
+
+        try:
+            return _write(ledger, path, progress, None, before_commit=sound)
+        except Exception:
+            sound()  # the file's own problem, named as one process would name it
+            raise
+
+
+def check_file(mapper: Any, path: str) -> tuple[str, str, VerifyReport | None]:
+    """Everything `import_events` checks, without writing: ("sound", "", None), or the refusal's kind and message."""
     try:
-        with ledger.store.write() as c, open(path, "rb") as raw, frozen_pages() as settle:
-            begin_bulk_fill(c)  # the views fill with the log, in this transaction; rebuilt before it commits
-            lines = text_lines(raw)
-            first = next(lines, (1, ""))[1]
-            header = read_header(first)
-            report.expected_head = header.head
-            if progress is not None and hasattr(progress, "start"):
-                progress.start(header.events)
-            page: list[StoredEvent] = []
-            hashes: list[str] = []
-            for number, record in read_records(lines):
-                before = len(report.problems)
-                state = record["state"].encode("utf-8")
+        with open(path, "rb") as raw, frozen_pages() as settle:
+            for count, _ in enumerate(_Reader(raw, Walker(mapper, VerifyReport())), start=1):
+                if count % PAGE == 0:
+                    settle()
+    except ImportFileError as error:
+        return "file", str(error), None
+    except ImportVerificationError as error:
+        return "verification", str(error), error.report
+    return "sound", "", None
+
+
+def _refuse_unless_sound(verdict: tuple[str, str, VerifyReport | None]) -> None:
+    kind, message, report = verdict
+    if kind == "file":
+        raise ImportFileError(message)
+    if kind == "verification":
+        raise ImportVerificationError(message, report or VerifyReport())
+
+
+class _Reader:
+    """The events of an export file in order: (stored event, its hash, the event decoded or None).
+
+    The header is read on opening. With a walker, each event is checked as
+    it is read, and the count, the head and the rules at the end; without,
+    only each line's shape.
+    """
+
+    def __init__(self, raw: IO[bytes], walker: Walker | None) -> None:
+        self.lines = text_lines(raw)
+        self.header = read_header(next(self.lines, (1, ""))[1])
+        self.walker = walker
+        if walker is not None:
+            walker.report.expected_head = self.header.head
+
+    def __iter__(self) -> Iterator[tuple[StoredEvent, str, Any]]:
+        walker = self.walker
+        for number, record in read_records(self.lines):
+            state = record["state"].encode("utf-8")
+            event = None
+            if walker is not None:
+                problems = walker.report.problems
+                before = len(problems)
                 problem = walker.position(record["position"], record["hash"])
                 event = walker.event(
                     problem, record["position"], record["hash"], record["originator_id"],
                     record["originator_version"], record["topic"], state,
                 )
-                if len(report.problems) > before:
-                    raise ImportVerificationError(f"line {number}: {report.problems[before].message}", report)
-                stored = StoredEvent(
-                    originator_id=uuid_of(record["originator_id"]), originator_version=record["originator_version"],
-                    topic=record["topic"], state=state,
-                )
-                decoded[id(stored)] = event
+                if len(problems) > before:
+                    raise ImportVerificationError(f"line {number}: {problems[before].message}", walker.report)
+            stored = StoredEvent(
+                originator_id=uuid_of(record["originator_id"]), originator_version=record["originator_version"],
+                topic=record["topic"], state=state,
+            )
+            yield stored, record["hash"], event
+        if walker is not None:
+            self._finish(walker)
+
+    def _finish(self, walker: Walker) -> None:
+        report, header = walker.report, self.header
+        if report.events != header.events:
+            raise ImportFileError(
+                f"the file holds {report.events} events but its header says {header.events} (cut short or added to)"
+            )
+        if report.events and report.head[1].lower() != header.head:
+            raise ImportVerificationError("the last event's hash is not the head the header names", report)
+        walker.finish()
+        if report.problems:
+            raise ImportVerificationError(f"the events break a rule: {report.problems[0].message}", report)
+
+
+def _write(
+    ledger: Any, path: str, progress: Callable[[int], None] | None, walker: Walker | None,
+    before_commit: Callable[[], None] | None = None,
+) -> Header:
+    """Write the file's events and fill the read models in one transaction.
+
+    With a walker, every event is checked as it is read and the read models
+    fold the checked event; without, the read models fold each event's
+    stored JSON, the recorder takes the file's hashes unchecked, and
+    `before_commit` must refuse a file that is not sound.
+    """
+    from ledger.views import begin_bulk_fill, end_bulk_fill, follow
+    from projections.fold import plain
+
+    decoded: dict[int, Any] = {}
+
+    def plain_of(stored: StoredEvent) -> tuple[type, dict[str, Any]]:
+        event = decoded[id(stored)]
+        return type(event), plain(event)
+
+    recorder = ledger.recorder
+    rows_read: dict[tuple[Any, ...], Any] = {}  # view rows, kept across the pages of the one transaction
+    reading = plain_of if walker is not None else ledger.mapper.to_plain
+    hook = recorder.on_recorded
+    recorder.on_recorded = lambda native, rows: follow(ledger.store, ledger.tracking, reading, native, rows, rows_read)
+    try:
+        with ledger.store.write() as c, open(path, "rb") as raw, frozen_pages() as settle:
+            begin_bulk_fill(c)  # the views fill with the log, in this transaction; rebuilt before it commits
+            reader = _Reader(raw, walker)
+            if progress is not None and hasattr(progress, "start"):
+                progress.start(reader.header.events)
+            page: list[StoredEvent] = []
+            hashes: list[str] = []  # checked against the chain as it stands (here or by the checker): not linked again
+            for stored, chain_hash, event in reader:
+                if walker is not None:
+                    decoded[id(stored)] = event
                 page.append(stored)
-                hashes.append(record["hash"])  # checked above against the chain as it stands: not linked again
+                hashes.append(chain_hash)
                 if len(page) >= PAGE:
                     recorder.record_in(c.native, page, hashes)
-                    page, hashes, decoded = [], [], {}
+                    page, hashes = [], []
+                    decoded.clear()
                     if progress is not None:
                         progress(PAGE)
                     settle()
             if page:
                 recorder.record_in(c.native, page, hashes)
-            if report.events != header.events:
-                raise ImportFileError(
-                    f"the file holds {report.events} events but its header says {header.events} (cut short or added to)"
-                )
-            if report.events and report.head[1].lower() != header.head:
-                raise ImportVerificationError("the last event's hash is not the head the header names", report)
-            walker.finish()
-            if report.problems:
-                raise ImportVerificationError(f"the events break a rule: {report.problems[0].message}", report)
+            if before_commit is not None:
+                before_commit()
             end_bulk_fill(c)
     finally:
         recorder.on_recorded = hook
-    return header
+    return reader.header

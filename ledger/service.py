@@ -428,14 +428,16 @@ class Pulje:
             out.write(line + "\n")
         return head[0]
 
-    def import_events(self, path: str, progress: Callable[[int], None] | None = None) -> Any:
-        """Rebuild a ledger from a `jsonl` export, into this empty ledger."""
+    def import_events(
+        self, path: str, progress: Callable[[int], None] | None = None, processes: int | None = None
+    ) -> Any:
+        """Rebuild a ledger from a `jsonl` export, into this empty ledger (see `ledger.exports.import_events`)."""
         from ledger.exports import import_events
 
         new_file = self.env.get("SQLITE_DBNAME")
         fresh = bool(new_file) and (not os.path.exists(new_file) or os.path.getsize(new_file) == 0)
         try:
-            header = import_events(self.ledger, path, progress)
+            header = import_events(self.ledger, path, progress, processes)
         except BaseException:
             if fresh:
                 # A refused import into a new file leaves no ledger behind (the events were rolled back).

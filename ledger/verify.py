@@ -21,7 +21,6 @@ on with fresh hashes. `--head HASH` catches both: a head written down earlier
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -32,6 +31,7 @@ from eventsourcing.persistence import StoredEvent
 
 from domain.ids import uuid_of
 from ledger.chain import GENESIS, link
+from ledger.forked import Forked, second_process
 from ledger.views import VIEWS
 from ledger.walk import frozen_pages
 
@@ -156,11 +156,11 @@ def verify(
     replay, the snapshots, the rules) and the views (every link's hash, the
     read models' fold and the comparison with the stored views). With two
     processes the views walk runs in a second process beside the history
-    walk; with one, after it. `processes=None` takes two for a ledger of
-    `PARALLEL_FROM` events or more on a machine with a second core where
-    Python can fork. The report is the same either way: the problems found
-    while walking in order of position (at one position: chain, replay,
-    snapshots, views), then what only the end of each walk shows.
+    walk; with one, after it (`ledger.forked.second_process` decides; not for
+    a ledger in memory, which a second process cannot open). The report is
+    the same either way: the problems found while walking in order of
+    position (at one position: chain, replay, snapshots, views), then what
+    only the end of each walk shows.
     """
     report = VerifyReport(expected_head=expected_head.lower() if expected_head else None)
     if report.expected_head == GENESIS:
@@ -171,13 +171,15 @@ def verify(
         snapshots = _snapshots(c)
     report.snapshots = len(snapshots)
     positions = store.head()[0]
-    two = _use_two_processes(ledger, positions, processes)
+    in_memory = store.kind == "sqlite" and "memory" in str(ledger.env.get("SQLITE_DBNAME", ""))
+    two = second_process(positions, processes) and not in_memory
     if progress is not None and hasattr(progress, "start"):
         progress.start(positions if two else 2 * positions)
     if two:
-        with _ViewsElsewhere(ledger, tracked) as elsewhere:
+        env = dict(ledger.env)
+        with Forked(lambda: _views_afresh(env, tracked)) as elsewhere:
             history = _check_history(ledger, report, snapshots, progress)
-            views = elsewhere.found()
+            views = elsewhere.result()
         if views is None:  # the second process could not finish: the same check here
             views = _check_views(ledger, tracked)
         else:
@@ -190,9 +192,6 @@ def verify(
     report.problems += history.at_end + views.at_end
     return report
 
-
-#: From how many chain positions `verify` checks the views in a second process.
-PARALLEL_FROM = 20_000
 
 #: The order of the checks at one position, as one walk would find them.
 _RANK = {"chain": 0, "replay": 1, "snapshots": 2, "views": 3}
@@ -216,21 +215,6 @@ class _Found:
 
     def compared(self, page: int, problems: list[Problem]) -> None:
         self.walked += [((page, 1, len(self.walked) + i, 0, 0), problem) for i, problem in enumerate(problems)]
-
-
-def _use_two_processes(ledger: Any, positions: int, processes: int | None) -> bool:
-    import multiprocessing
-    import os
-
-    if processes is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        wanted = positions >= PARALLEL_FROM and cores >= 2
-    elif processes in (1, 2):
-        wanted = processes == 2
-    else:
-        raise ValueError(f"verify runs in 1 or 2 processes, not {processes}")
-    in_memory = ledger.store.kind == "sqlite" and "memory" in str(ledger.env.get("SQLITE_DBNAME", ""))
-    return wanted and not in_memory and "fork" in multiprocessing.get_all_start_methods()
 
 
 def _check_history(
@@ -352,55 +336,15 @@ def _page(store: Any, first: int) -> list[tuple[Any, ...]]:
         return c.fetchall()
 
 
-class _ViewsElsewhere:
-    """The views walk in a forked process, its problems sent back through a pipe.
+def _views_afresh(env: dict[str, Any], tracked: int) -> _Found:
+    """The views walk on the ledger opened anew (in a second process)."""
+    from ledger.app import Ledger
 
-    The child opens the ledger afresh (it never touches the parent's
-    connections) and leaves with `os._exit`. Whatever stops it (an error, a
-    signal, a lost connection) leaves `found()` None, and the parent checks
-    the views itself.
-    """
-
-    def __init__(self, ledger: Any, tracked: int) -> None:
-        self.env, self.tracked = dict(ledger.env), tracked
-
-    def __enter__(self) -> _ViewsElsewhere:
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        self.receiving, sending = context.Pipe(duplex=False)
-        self.process = context.Process(target=self._run, args=(sending,), daemon=True)
-        self.process.start()
-        sending.close()
-        return self
-
-    def _run(self, sending: Any) -> None:
-        from ledger.app import Ledger
-
-        try:
-            ledger = Ledger(self.env, snapshotting=False)
-            try:
-                found = _check_views(ledger, self.tracked)
-            finally:
-                ledger.close()
-            sending.send(found)
-        except BaseException:  # noqa: BLE001 - whatever stopped it, the parent checks the views itself
-            with contextlib.suppress(Exception):
-                sending.send(None)
-
-    def found(self) -> _Found | None:
-        try:
-            found = self.receiving.recv()
-        except (EOFError, OSError):
-            return None
-        return found if isinstance(found, _Found) else None
-
-    def __exit__(self, *args: object) -> None:
-        self.receiving.close()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join()
+    ledger = Ledger(env, snapshotting=False)
+    try:
+        return _check_views(ledger, tracked)
+    finally:
+        ledger.close()
 
 
 def _compare_audit_page(store: Any, problems: list[Problem], replayed: Any, first: int, last: int) -> int:

@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -295,6 +296,11 @@ def test_importing_a_jsonl_export_into_an_empty_ledger_gives_the_same_ledger(
     verified = copy.json("verify", "--head", status["head"])
     assert verified["ok"] and verified["problems"] == [] and verified["events"] == status["head_sequence"]
     assert copy("verify").exit_code == 0
+    # The file checked in a second process while this one writes: the same ledger.
+    second = Cli(new_ledger_db("second"))
+    second.ok("import-events", "--processes", "2", str(path))
+    assert second.json("status") == status and second.json("audit") == source.json("audit")
+    assert second.json("verify", "--head", status["head"]) == verified
 
 
 def test_exporting_an_imported_ledger_gives_the_same_bytes(
@@ -564,18 +570,60 @@ def test_a_tampered_export_file_is_refused_by_the_command_line_naming_the_line_a
 
 
 def test_a_tampered_export_file_is_refused_by_the_service_with_the_error_naming_the_line(
-    tampered: tuple[Path, int, type[Exception], str], ledger_db: str
+    tampered: tuple[Path, int, type[Exception], str], ledger_db: str, new_ledger_db: Callable[[str], str]
 ) -> None:
+    # In one process, and with the file checked in a second one while this one writes: the same refusal.
     path, _, error, where = tampered
-    target = ledger_db
+    refusals = []
+    for processes, target in ((1, ledger_db), (2, new_ledger_db("two"))):
+        with Pulje(target, "revisor") as pulje, pytest.raises(error) as raised:
+            pulje.import_events(str(path), processes=processes)
 
-    with Pulje(target, "revisor") as pulje, pytest.raises(error) as raised:
-        pulje.import_events(str(path))
+        assert where.lower() in str(raised.value).lower()
+        if isinstance(raised.value, ImportVerificationError):
+            assert raised.value.report.problems or "head" in str(raised.value)
+        assert_empty(target)
+        refusals.append((type(raised.value), str(raised.value)))
+    assert refusals[0] == refusals[1]
 
-    assert where.lower() in str(raised.value).lower()
-    if isinstance(raised.value, ImportVerificationError):
-        assert raised.value.report.problems or "head" in str(raised.value)
-    assert_empty(target)
+
+def checked_in_the_child_as(monkeypatch: pytest.MonkeyPatch, child: Callable[..., Any]) -> None:
+    """`check_file` runs `child` in the second process and the real check in this one."""
+    from ledger import exports
+
+    parent, check_file = os.getpid(), exports.check_file
+    monkeypatch.setattr(
+        exports, "check_file", lambda *args: child(*args) if os.getpid() != parent else check_file(*args)
+    )
+
+
+NO_FORK = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="a second process needs fork (Linux)"
+)
+
+
+@NO_FORK
+def test_with_two_processes_the_second_ones_refusal_is_what_refuses_the_file(
+    demo_export: Path, ledger_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked_in_the_child_as(monkeypatch, lambda *args: ("verification", "line 7: refused in the second process", None))
+    with Pulje(ledger_db, "revisor") as pulje, pytest.raises(ImportVerificationError, match="line 7: refused in the"):
+        pulje.import_events(str(demo_export), processes=2)
+    assert_empty(ledger_db)
+
+
+@NO_FORK
+def test_with_two_processes_a_second_one_that_fails_leaves_the_check_to_the_first(
+    demo_export: Path, ledger_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fails(*args: Any) -> Any:
+        raise ConnectionError("the second process died")
+
+    checked_in_the_child_as(monkeypatch, fails)
+    with Pulje(ledger_db, "revisor") as pulje:
+        header = pulje.import_events(str(demo_export), processes=2)
+    assert header.head == json.loads(lines_of(demo_export)[0])["head"]
+    assert Cli(ledger_db).json("verify")["ok"]
 
 
 def test_a_file_rewritten_with_fresh_hashes_imports_but_the_old_head_proves_it_was_rewritten(

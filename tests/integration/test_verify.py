@@ -823,11 +823,11 @@ def test_a_stored_event_written_in_other_but_equal_json_is_no_change_to_the_read
 def test_verify_takes_a_second_process_from_parallel_from_events_on(
     year: Year, db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ledger import verify as verifying
+    from ledger import forked
 
     with Pulje(db, "revisor", create=False) as session:
         assert session.verify().processes == 1  # a year is far below PARALLEL_FROM
-    monkeypatch.setattr(verifying, "PARALLEL_FROM", year.events)
+    monkeypatch.setattr(forked, "PARALLEL_FROM", year.events)
     with Pulje(db, "revisor", create=False) as session:
         report = session.verify()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
