@@ -52,13 +52,12 @@ _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 def canonical_id(originator_id: UUID | str) -> str:
     """The dashed lowercase text of an aggregate id, from a UUID or its hex or dashed text."""
-    if isinstance(originator_id, UUID):
-        return str(originator_id)
     known = _CANONICAL.get(originator_id)
     if known is not None:  # a ledger has few aggregates and many events each: each id is checked once
         return known
-    text = originator_id.lower()
-    if len(text) == 32 and all(c in "0123456789abcdef" for c in text):
+    if isinstance(originator_id, UUID):
+        known = str(originator_id)
+    elif len(text := originator_id.lower()) == 32 and all(c in "0123456789abcdef" for c in text):
         known = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
     else:
         known = str(UUID(text))
@@ -68,7 +67,7 @@ def canonical_id(originator_id: UUID | str) -> str:
     return known
 
 
-_CANONICAL: dict[str, str] = {}
+_CANONICAL: dict[UUID | str, str] = {}
 
 
 def uuid_of(text: str) -> UUID:
