@@ -68,17 +68,21 @@ def measure(command: list[str], runs: int, *, before: object = None, env: dict |
     for _ in range(runs):
         if callable(before):
             before()
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            ["/usr/bin/time", "-f", "%M", *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env or os.environ.copy(),
-        )
-        tree_peak = 0
-        while proc.poll() is None:
-            tree_peak = max(tree_peak, tree_rss_kib(proc.pid))
-            time.sleep(0.02)
-        _, stderr = proc.communicate()
-        walls.append(time.perf_counter() - started)
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile(mode="w+") as err:  # files: a full pipe would stall it
+            started = time.perf_counter()
+            proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", *command], stdout=out, stderr=err,
+                                    env=env or os.environ.copy())
+            tree_peak = 0
+            while True:
+                tree_peak = max(tree_peak, tree_rss_kib(proc.pid))
+                try:
+                    proc.wait(timeout=0.02)  # returns as the command ends: the wall time is not rounded up
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            walls.append(time.perf_counter() - started)
+            err.seek(0)
+            stderr = err.read()
         if proc.returncode not in (0,):
             raise SystemExit(f"{' '.join(command)} failed ({proc.returncode}): {stderr[-400:]}")
         peaks.append(max(int(stderr.strip().splitlines()[-1]), tree_peak) / 1024)

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.ids import uuid_of
+from domain.ids import canonical_id, uuid_of
 from ledger.chain import GENESIS, link
 from ledger.forked import Forked, second_process
 from ledger.views import VIEWS
@@ -270,7 +270,7 @@ def _read_alike(to_plain: Callable[[StoredEvent], Any], event: Any, oid: Any, ve
     from projections.fold import plain
 
     state = _as_bytes(state)
-    head = f'{{"originator_id":"{event.originator_id}","originator_version":{version},'.encode()
+    head = f'{{"originator_id":"{canonical_id(event.originator_id)}","originator_version":{version},'.encode()
     if type(event).__pydantic_serializer__.to_json(event) == head + state[1:]:
         return True
     return to_plain(StoredEvent(oid, version, topic, state))[1] == plain(event)
