@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -72,15 +73,19 @@ def measure(command: list[str], runs: int, *, before: object = None, env: dict |
             started = time.perf_counter()
             proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", *command], stdout=out, stderr=err,
                                     env=env or os.environ.copy())
-            tree_peak = 0
-            while True:
-                tree_peak = max(tree_peak, tree_rss_kib(proc.pid))
-                try:
-                    proc.wait(timeout=0.02)  # returns as the command ends: the wall time is not rounded up
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            peak = [0]
+
+            def sample(pid: int = proc.pid) -> None:
+                while proc.returncode is None:
+                    peak[0] = max(peak[0], tree_rss_kib(pid))
+                    time.sleep(0.02)
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+            proc.wait()  # a blocking wait: the wall time ends as the command does
             walls.append(time.perf_counter() - started)
+            sampler.join()
+            tree_peak = peak[0]
             err.seek(0)
             stderr = err.read()
         if proc.returncode not in (0,):
