@@ -22,6 +22,9 @@ class MemoryState:
     pools: dict[str, PoolRow] = field(default_factory=dict)
     grants: dict[tuple[str, str], GrantRow] = field(default_factory=dict)
     audit: list[AuditRow] = field(default_factory=list)
+    #: One copy of each text the grants repeat (recipients, areas, dates, ...): a replay of a million events
+    #: holds every grant, and its texts, read from JSON one event at a time, are otherwise each a string of its own.
+    texts: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def put_plan(self, row: PlanRow) -> None:
         self.plans[row.plan_id] = row
@@ -45,7 +48,17 @@ class MemoryState:
         return self.grants.get((pool_id, number))
 
     def put_grant(self, row: GrantRow) -> None:
-        self.grants[(row.pool_id, row.number)] = row
+        key = (row.pool_id, row.number)
+        if key not in self.grants:
+            share = self.texts.setdefault
+            row.recipient = share(row.recipient, row.recipient)
+            row.purpose = share(row.purpose, row.purpose)
+            row.date = share(row.date, row.date)
+            for name in ("area", "decided_by", "decision_ref"):
+                text = getattr(row, name)
+                if text is not None:
+                    setattr(row, name, share(text, text))
+        self.grants[key] = row
 
     def add_audit(self, row: AuditRow) -> None:
         self.audit.append(row)
