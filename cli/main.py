@@ -25,6 +25,7 @@ from cli.params import (
     key_option,
     lang_option,
     partnership_option,
+    processes_option,
     recorded_before_option,
     write_format_option,
 )
@@ -567,9 +568,7 @@ def export(ctx: click.Context, fmt: str, output: str | None, force: bool) -> Non
 
 @main.command("import-events")
 @click.argument("file", type=FilePath(exists=True, dir_okay=False, readable=True))
-@click.option("--processes", type=click.IntRange(1, 2), default=None,
-              help="Check the file in a second process while writing it (2), or in this one (1) "
-                   "[default: 2 from 20,000 events on a machine with two cores].")
+@processes_option("Check the file in a second process while writing it (2), or in this one (1)")
 @click.pass_context
 def import_events(ctx: click.Context, file: str, processes: int | None) -> None:
     """Rebuild a ledger from a jsonl export, into a new (empty) ledger.
@@ -589,9 +588,7 @@ def import_events(ctx: click.Context, file: str, processes: int | None) -> None:
 @main.command()
 @click.option("--head", "expected_head", type=HASH, default=None,
               help="Also prove the ledger still contains, unchanged, the state whose head was HASH.")
-@click.option("--processes", type=click.IntRange(1, 2), default=None,
-              help="Check the views in a second process beside the replay (2) or after it (1) "
-                   "[default: 2 from 20,000 events on a machine with two cores].")
+@processes_option("Check the views in a second process beside the replay (2) or after it (1)")
 @format_option
 @click.pass_context
 def verify(ctx: click.Context, expected_head: str | None, processes: int | None, fmt: str) -> None:

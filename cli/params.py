@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from ledger.forked import PARALLEL_FROM
+
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_MOMENT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})"
@@ -153,6 +155,16 @@ recorded_before_option = click.option(
     "--recorded-before", type=Timestamp(), default=None,
     help="Show what the ledger said at that moment (events recorded before it), e.g. 2023-01-01T00:00Z.",
 )
+
+
+def processes_option(what: str) -> Any:
+    """`--processes 1|2` for a long walk (`verify`, `import-events`); `what` says what the second process does."""
+    return click.option(
+        "--processes", type=click.IntRange(1, 2), default=None,
+        help=f"{what} [default: 2 from {PARALLEL_FROM:,} events on a machine with two cores].",
+    )
+
+
 lang_option = click.option(
     "--lang", type=click.Choice(["da", "en"]), default="da", show_default=True, help="Language of tables."
 )

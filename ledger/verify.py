@@ -95,10 +95,10 @@ class Walker:
 
     def __init__(
         self, mapper: Any, report: VerifyReport, snapshots: dict[tuple[UUID, int], tuple[str, bytes]] | None = None,
-        *, links: bool = True,
+        *, check_links: bool = True,
     ) -> None:
         self.mapper = mapper
-        self.links = links
+        self.check_links = check_links
         self.report = report
         self.snapshots = snapshots or {}
         self.aggregates: dict[UUID, Any] = {}
@@ -127,7 +127,7 @@ class Walker:
         Returns the event, or None where it cannot be read.
         """
         state = _as_bytes(state)
-        if self.links and not links(self.previous, position, oid, version, topic, state, stored_hash):
+        if self.check_links and not links(self.previous, position, oid, version, topic, state, stored_hash):
             problem("chain", _FORGED)
         self.previous = stored_hash
         try:
@@ -171,7 +171,7 @@ def verify(
         snapshots = _snapshots(c)
     report.snapshots = len(snapshots)
     positions = store.head()[0]
-    in_memory = store.kind == "sqlite" and "memory" in str(ledger.env.get("SQLITE_DBNAME", ""))
+    in_memory = getattr(store.datastore, "is_sqlite_memory_mode", False)  # eventsourcing's own reading of the name
     two = second_process(positions, processes) and not in_memory
     if progress is not None and hasattr(progress, "start"):
         progress.start(positions if two else 2 * positions)
@@ -228,7 +228,7 @@ def _check_history(
     stored JSON, so the two must agree for its comparison to mean anything.
     """
     store, to_plain = ledger.store, ledger.mapper.to_plain
-    walker = Walker(ledger.mapper, report, snapshots, links=False)
+    walker = Walker(ledger.mapper, report, snapshots, check_links=False)
     found = _Found()
     last_notification = 0
     with frozen_pages() as settle:

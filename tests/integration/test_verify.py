@@ -790,14 +790,18 @@ def rewrite_state(sql: RawSQL, position: int, old: bytes, new: bytes) -> None:
     rebuild_views(sql)
 
 
+def stored_text(sql: RawSQL, year: Year, name: str) -> tuple[int, str]:
+    """The mid-year payment's position and one text field of its stored state."""
+    position = year.at["a payment mid-year"]
+    return position, json.loads(stored_event(sql, position)[3])[name]
+
+
 def test_a_stored_timestamp_the_model_reads_but_the_views_would_show_otherwise_is_named_at_its_position(
     year: Year, db: str, sql: RawSQL
 ) -> None:
     # The same instant with "+00:00" for "Z": the model validates it, the read models would show the text as
     # stored. With the chain and the views rebuilt to match, only this check sees it.
-    position = year.at["a payment mid-year"]
-    state = stored_event(sql, position)[3]
-    stamp = json.loads(state)["timestamp"]
+    position, stamp = stored_text(sql, year, "timestamp")
     assert stamp.endswith("Z")
     rewrite_state(sql, position, f'"timestamp":"{stamp}"'.encode(), f'"timestamp":"{stamp[:-1]}+00:00"'.encode())
     report = assert_found(db, check="views", position=position, says="read this event's stored JSON differently")
@@ -808,9 +812,7 @@ def test_a_stored_event_written_in_other_but_equal_json_is_no_change_to_the_read
     year: Year, db: str, sql: RawSQL
 ) -> None:
     # Escaped letters and a space: other bytes than pulje writes, read the same by the model and by the views.
-    position = year.at["a payment mid-year"]
-    state = stored_event(sql, position)[3]
-    actor = json.loads(state)["actor"]
+    position, actor = stored_text(sql, year, "actor")
     escaped = "".join(f"\\u{ord(c):04x}" for c in actor)
     rewrite_state(sql, position, f'"actor":"{actor}"'.encode(), f'"actor": "{escaped}"'.encode())
     report = verify_service(db)
