@@ -14,6 +14,7 @@ never depends on how pickling or pydantic would guess a type.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -77,11 +78,11 @@ class Aggregate(BaseAggregate[UUID]):
         originator_topic: str
 
     def apply_event(self, event: DomainEvent) -> None:
-        """Evolve the state by one event; each aggregate dispatches on kind."""
-        handler = getattr(self, f"_on_{event.kind}", None)
+        """Evolve the state by one event; each aggregate dispatches on kind (`_on_<kind>`)."""
+        handler = _HANDLERS.get((type(self), type(event)))
         if handler is None:
-            raise TypeError(f"{type(self).__name__} cannot apply {event.kind}")
-        handler(event)
+            handler = _HANDLERS[type(self), type(event)] = _handler(type(self), type(event))
+        handler(self, event)
 
     def snapshot_state(self) -> dict[str, Any]:
         """The aggregate's state as JSON-ready data."""
@@ -90,6 +91,22 @@ class Aggregate(BaseAggregate[UUID]):
     def restore_state(self, state: dict[str, Any]) -> None:
         """Set the state from `snapshot_state` data."""
         raise NotImplementedError
+
+
+def _handler(aggregate: type, event: type) -> Callable[[Any, Any], None]:
+    """The aggregate class's `_on_<kind>` for an event class, or a handler that refuses it."""
+    found = getattr(aggregate, f"_on_{event.__name__}", None)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+
+    def refuse(_: Any, __: Any) -> None:
+        raise TypeError(f"{aggregate.__name__} cannot apply {event.__name__}")
+
+    return refuse
+
+
+#: (aggregate class, event class) -> its handler: a replay applies millions of events of a dozen kinds.
+_HANDLERS: dict[tuple[type, type], Callable[[Any, Any], None]] = {}
 
 
 class Snapshot(DomainEvent, CanSnapshotAggregate[UUID]):

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from domain.ids import canonical_id, uuid_of
+from domain.ids import uuid_of
 from ledger.chain import GENESIS, link
 from ledger.forked import Forked, second_process
 from ledger.views import VIEWS
@@ -104,6 +104,7 @@ class Walker:
         self.aggregates: dict[UUID, Any] = {}
         self.expected = 1
         self.previous = GENESIS
+        self.validated: bytes | None = None  # the JSON the last event was validated from, where it was the stored JSON
 
     def position(self, position: int, stored_hash: str) -> _Recorder:
         """Account for a chain position; returns the recorder of its problems."""
@@ -135,7 +136,8 @@ class Walker:
         except ValueError:
             problem("replay", f"the stored aggregate id {oid!r} is not an id")
             return None
-        return _replay(problem, self.mapper, self.aggregates, self.snapshots, oid, version, topic, state)
+        event, self.validated = _replay(problem, self.mapper, self.aggregates, self.snapshots, oid, version, topic, state)
+        return event
 
     def finish(self) -> None:
         for oid, version in self.snapshots:
@@ -246,7 +248,7 @@ def _check_history(
                     problem("chain", "the log's order disagrees with the chain (events reordered)")
                 last_notification = max(last_notification, notification_id)
                 event = walker.event(problem, position, stored_hash, oid, version, topic, state)
-                if event is not None and not _read_alike(to_plain, event, oid, version, topic, state):
+                if event is not None and not _read_alike(to_plain, event, walker.validated, oid, version, topic, state):
                     problem("views", "the read models read this event's stored JSON differently from its validation")
             for found_here in report.problems:
                 found.at_position(page, found_here)
@@ -260,20 +262,22 @@ def _check_history(
     return found
 
 
-def _read_alike(to_plain: Callable[[StoredEvent], Any], event: Any, oid: Any, version: int, topic: Any, state: Any) -> bool:
+def _read_alike(
+    to_plain: Callable[[StoredEvent], Any], event: Any, validated: bytes | None, oid: Any, version: int, topic: Any,
+    state: Any,
+) -> bool:
     """Whether the read models read a stored event (`to_plain`) as the validated event's JSON form (`plain`).
 
-    Where the stored JSON is the very bytes pulje writes for the validated
-    event (as it is for every event pulje recorded) they do, and the
-    comparison is of bytes; otherwise of the two readings.
+    Where the event was validated from its stored JSON (`validated`: that
+    JSON with the ids spliced in) and serialises back to the very same bytes,
+    as every event pulje recorded does, they do: the comparison is of bytes.
+    Otherwise it is of the two readings.
     """
+    if validated is not None and type(event).__pydantic_serializer__.to_json(event) == validated:
+        return True
     from projections.fold import plain
 
-    state = _as_bytes(state)
-    head = f'{{"originator_id":"{canonical_id(event.originator_id)}","originator_version":{version},'.encode()
-    if type(event).__pydantic_serializer__.to_json(event) == head + state[1:]:
-        return True
-    return to_plain(StoredEvent(oid, version, topic, state))[1] == plain(event)
+    return to_plain(StoredEvent(oid, version, topic, _as_bytes(state)))[1] == plain(event)
 
 
 def _check_views(ledger: Any, tracked: int, progress: Callable[[int], None] | None = None) -> _Found:
@@ -449,20 +453,22 @@ def _snapshots(c: Any) -> dict[tuple[UUID, int], tuple[str, bytes]]:
 def _replay(
     problem: _Recorder, mapper: Any, aggregates: dict[UUID, Any], snapshots: dict[tuple[UUID, int], tuple[str, bytes]],
     oid: UUID, version: int, topic: str, state: bytes,
-) -> Any:
+) -> tuple[Any, bytes | None]:
+    """The event read and applied to its aggregate (None where it cannot be read), and the JSON it was validated from."""
     try:
-        event = mapper.to_domain_event(StoredEvent(oid, version, topic, state))
+        event, validated = mapper.read(oid, version, topic, state)
     except Exception as error:  # noqa: BLE001 - unreadable stored bytes are a finding, not a crash
         problem("replay", f"the stored event cannot be read as a pulje event ({type(error).__name__})")
-        return None
-    if oid not in aggregates and version != 1:
+        return None, None
+    aggregate = aggregates.get(oid)
+    if aggregate is None and version != 1:
         problem("replay", f"the history of aggregate {oid} starts at version {version}, not 1")
-        return event
+        return event, validated
     try:
-        aggregates[oid] = event.mutate(aggregates.get(oid))
+        aggregates[oid] = event.mutate(aggregate)
     except Exception as error:  # noqa: BLE001
         problem("replay", f"the event does not follow its aggregate's history (version {version}: {type(error).__name__})")
-        return event
+        return event, validated
     snapshot = snapshots.pop((oid, version), None)
     if snapshot is not None:
         try:
@@ -472,7 +478,7 @@ def _replay(
             same = False
         if not same:
             problem("snapshots", f"the snapshot of this aggregate at version {version} differs from its replay")
-    return event
+    return event, validated
 
 
 def _as_bytes(value: Any) -> bytes:

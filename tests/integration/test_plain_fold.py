@@ -100,6 +100,34 @@ def test_the_plain_form_read_from_the_log_is_the_validated_events_json(recorded:
     assert {"plan_adopted", "line_budgeted", "pool_opened", "grant_awarded", "grant_disbursed"} <= kinds
 
 
+def test_every_recorded_event_is_validated_from_its_stored_json_and_serialises_back_to_it(
+    recorded: tuple[Ledger, list[StoredEvent]],
+) -> None:
+    # `verify` compares the validated event's JSON with the JSON it was validated from, as bytes.
+    ledger, stored = recorded
+    for event in stored:
+        validated, text = ledger.mapper.read(event.originator_id, event.originator_version, event.topic, event.state)
+        assert validated == ledger.mapper.to_domain_event(event)
+        assert text is not None and json.loads(text) == validated.model_dump(mode="json")
+        assert type(validated).__pydantic_serializer__.to_json(validated) == text
+
+
+def test_the_validated_json_is_not_offered_where_the_model_read_something_else(
+    demo: tuple[Ledger, list[StoredEvent]],
+) -> None:
+    ledger, stored = demo
+    event = first_of(stored, "grant_awarded", ledger)
+    spaced = StoredEvent(
+        event.originator_id, event.originator_version, event.topic, bytes(event.state).replace(b'"actor":', b'"actor": ')
+    )
+    validated, text = ledger.mapper.read(spaced.originator_id, spaced.originator_version, spaced.topic, spaced.state)
+    assert validated == ledger.mapper.to_domain_event(event)
+    assert text is not None and text != type(validated).__pydantic_serializer__.to_json(validated)  # spaced: not alike
+    upcast = with_state(event, lambda s: s.update(class_version=1))  # an explicit version: read through json, not spliced
+    validated, text = ledger.mapper.read(upcast.originator_id, upcast.originator_version, upcast.topic, upcast.state)
+    assert validated == ledger.mapper.to_domain_event(event) and text is None
+
+
 def test_the_audit_trail_says_what_the_models_say(recorded: tuple[Ledger, list[StoredEvent]]) -> None:
     ledger, stored = recorded
     state, from_models = MemoryState(), MemoryState()
