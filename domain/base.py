@@ -14,7 +14,6 @@ never depends on how pickling or pydantic would guess a type.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -78,10 +77,14 @@ class Aggregate(BaseAggregate[UUID]):
         originator_topic: str
 
     def apply_event(self, event: DomainEvent) -> None:
-        """Evolve the state by one event; each aggregate dispatches on kind (`_on_<kind>`)."""
-        handler = _HANDLERS.get((type(self), type(event)))
+        """Evolve the state by one event; each aggregate dispatches on kind (`_on_<kind>`, looked up once per class)."""
+        key = (type(self), type(event))
+        handler = _HANDLERS.get(key)
         if handler is None:
-            handler = _HANDLERS[type(self), type(event)] = _handler(type(self), type(event))
+            handler = getattr(type(self), f"_on_{event.kind}", None)
+            if handler is None:
+                raise TypeError(f"{type(self).__name__} cannot apply {event.kind}")
+            _HANDLERS[key] = handler
         handler(self, event)
 
     def snapshot_state(self) -> dict[str, Any]:
@@ -93,20 +96,8 @@ class Aggregate(BaseAggregate[UUID]):
         raise NotImplementedError
 
 
-def _handler(aggregate: type, event: type) -> Callable[[Any, Any], None]:
-    """The aggregate class's `_on_<kind>` for an event class, or a handler that refuses it."""
-    found = getattr(aggregate, f"_on_{event.__name__}", None)
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-
-    def refuse(_: Any, __: Any) -> None:
-        raise TypeError(f"{aggregate.__name__} cannot apply {event.__name__}")
-
-    return refuse
-
-
 #: (aggregate class, event class) -> its handler: a replay applies millions of events of a dozen kinds.
-_HANDLERS: dict[tuple[type, type], Callable[[Any, Any], None]] = {}
+_HANDLERS: dict[tuple[type, type], Any] = {}
 
 
 class Snapshot(DomainEvent, CanSnapshotAggregate[UUID]):

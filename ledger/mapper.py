@@ -161,15 +161,14 @@ def decode_event(cls: Any, originator_id: UUID | str, version: int, data: bytes)
 
 def decode(cls: Any, originator_id: UUID | str, version: int, data: bytes) -> tuple[Any, bytes | None]:
     """`decode_event`, and the JSON it validated where that is the stored JSON with the ids spliced in (else None)."""
-    oid = canonical_id(originator_id)
-    if _CLASS_VERSION_KEY not in data and getattr(cls, "class_version", 1) == 1:
-        # The common case: splice the ids in and validate the JSON in one pass.
-        body = data[1:].lstrip()
-        whole = b'{"originator_id":"%s","originator_version":%s%s%s' % (
-            oid.encode(), str(version).encode(), b"," if body != b"}" else b"", body
-        )
-        return cls.model_validate_json(whole), whole
     current = getattr(cls, "class_version", 1)
+    oid = canonical_id(originator_id)
+    if current == 1 and _CLASS_VERSION_KEY not in data:
+        # The common case: splice the ids in and validate the JSON in one pass.
+        head = b'{"originator_id":"' + oid.encode() + b'","originator_version":' + str(version).encode()
+        body = data[1:].lstrip()
+        whole = head + (b"," + body if body != b"}" else b"}")
+        return cls.model_validate_json(whole), whole
     state = json.loads(data)
     stored = state.pop("class_version", 1)
     while stored < current:
