@@ -457,9 +457,19 @@ class Ledger(Application[UUID]):
             repeated=repeated, extra=extra or {},
         )
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Bring the stored read models up to the end of the log."""
-        return catch_up(self.store, self.tracking, self.mapper.to_plain, progress=progress)
+    def catch_up(self, progress: Callable[[int], None] | None = None, *, processes: int | None = None) -> int:
+        """Bring the stored read models up to the end of the log.
+
+        Filling them from empty may take a second process (`processes` as
+        for `ledger.forked.second_process`), which opens the ledger anew: not
+        for a ledger in memory, which a second process cannot open.
+        """
+        in_memory = getattr(self.store.datastore, "is_sqlite_memory_mode", False)
+        env = dict(self.env)
+        return catch_up(
+            self.store, self.tracking, self.mapper.to_plain, progress=progress, processes=processes,
+            reopen=None if in_memory else lambda: reopened(env),
+        )
 
     def full_replay(self, page_size: int = 1000) -> Any:
         """The read models folded from the whole log, in memory (no stored view used)."""
@@ -487,6 +497,16 @@ class Ledger(Application[UUID]):
     def events_of(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, in order (no snapshot)."""
         return list(self.events.get(aggregate_id))
+
+
+def reopened(env: dict[str, str]) -> tuple[Any, Callable[[Any], Any], Callable[[], None]]:
+    """The ledger opened anew (in a second process): its store, the read models' `decode`, and how to close it.
+
+    It creates nothing (every table is there): on SQLite even a `CREATE TABLE
+    IF NOT EXISTS` waits for the writers' lock, which the first process holds.
+    """
+    ledger = Ledger({**env, "CREATE_TABLE": "no"}, snapshotting=False)
+    return ledger.store, ledger.mapper.to_plain, ledger.close
 
 
 def _iso(date: dt.date | None) -> str | None:

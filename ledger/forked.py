@@ -6,6 +6,8 @@ touches the parent's connections (`work` opens what it reads afresh) and
 leaves with `os._exit`. Whatever stops it (an error, a signal, a lost
 connection, a result that cannot be sent) makes `result()` return None, and
 the caller does that half itself: a second process only ever saves time.
+`Streamed(work)` is the same for a `work(send)` that sends its results as it
+goes: `next()` gives them one by one, then None.
 """
 
 from __future__ import annotations
@@ -54,12 +56,16 @@ class Forked:
         return self
 
     def _run(self, sending: Any) -> None:
+        self.receiving.close()  # the parent's end: with it shut here, a parent gone makes a send fail, not wait
         try:
-            answer = ("done", self.work())
+            answer = ("done", self._work(sending))
         except BaseException:  # noqa: BLE001 - whatever stopped it, the parent does the work itself
             answer = ("failed", None)
         with contextlib.suppress(Exception):
             sending.send(answer)
+
+    def _work(self, sending: Any) -> Any:
+        return self.work()
 
     def result(self) -> Any:
         """What `work()` returned (asked again, the same answer), or None if it did not finish."""
@@ -77,3 +83,73 @@ class Forked:
         if self.process.is_alive():
             self.process.terminate()
             self.process.join()
+
+
+class Streamed(Forked):
+    """`work(send)` in a forked child, sending what it makes as it goes; `next()` gives each in turn, then None.
+
+    None also when the child stopped before it was done (what it sent until
+    then came through whole): the caller does the rest itself. A thread of
+    the caller's takes what the child sends as it comes, up to `ahead`
+    items before the caller asks, so neither waits on the other's pace page
+    by page. A caller that leaves before the end (or calls `stop`) stops
+    the child.
+    """
+
+    def __init__(self, work: Callable[[Callable[[Any], None]], None], *, ahead: int = 4) -> None:
+        super().__init__(work)
+        self.ahead = ahead
+
+    def __enter__(self) -> Self:
+        import queue
+        import threading
+
+        super().__enter__()
+        self.received: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=self.ahead)
+        self.leaving = False
+        self.receiver = threading.Thread(target=self._receive, daemon=True)
+        self.receiver.start()
+        return self
+
+    def _work(self, sending: Any) -> None:
+        self.work(lambda item: sending.send(("item", item)))
+
+    def _receive(self) -> None:
+        import queue
+
+        status = "item"
+        while status == "item" and not self.leaving:
+            try:
+                status, value = self.receiving.recv()
+            except (EOFError, OSError, ValueError):
+                status, value = "failed", None
+            while not self.leaving:
+                try:
+                    self.received.put((status, value), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def next(self) -> Any:
+        """The next item the child sent, or None once it has sent its last (or stopped)."""
+        if getattr(self, "ended", False):
+            return None
+        status, value = self.received.get()
+        if status == "item":
+            return value
+        self.ended = True
+        return None
+
+    def stop(self) -> None:
+        """Stop the child, if it is still sending (what it would send is no longer wanted), and the receiver."""
+        if self.leaving:
+            return
+        self.leaving = True
+        if self.process.is_alive() and not getattr(self, "ended", False):
+            self.process.terminate()
+        self.process.join()
+        self.receiver.join()  # the child gone, its end of the pipe is closed: the receiver's read returns
+        self.receiving.close()
+
+    def __exit__(self, *args: object) -> None:
+        self.stop()

@@ -16,6 +16,7 @@ twice and none is missed.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -194,7 +195,8 @@ class SqlViewState:
     def add_audit(self, row: AuditRow) -> None:
         self.audit.append(row)
 
-    def flush(self) -> None:
+    def flush(self, audit_values: list[tuple[Any, ...]] | None = None) -> None:
+        """Write the rows changed and the audit lines added; `audit_values` are lines made elsewhere, as stored."""
         by_class: dict[type, list[tuple[Any, ...]]] = {}
         for row in self.dirty.values():
             by_class.setdefault(type(row), []).append(stored_values(row))
@@ -206,6 +208,8 @@ class SqlViewState:
         if self.audit:
             self.cursor.executemany(_INSERT_AUDIT, [stored_values(a) for a in self.audit])
             self.audit.clear()
+        if audit_values:
+            self.cursor.executemany(_INSERT_AUDIT, audit_values)
 
 
 _VIEW_TABLES = ("view_plans", "view_lines", "view_line_years", "view_pools", "view_grants", "view_audit")
@@ -263,6 +267,8 @@ def catch_up(
     page_size: int = PAGE_SIZE,
     progress: Callable[[int], None] | None = None,
     bulk_from: int = BULK_FROM,
+    reopen: Callable[[], Any] | None = None,
+    processes: int | None = None,
 ) -> int:
     """Apply every event the views have not seen; returns how many were applied.
 
@@ -273,11 +279,21 @@ def catch_up(
     writers' lock only when there is work. Filling empty views with at least
     `bulk_from` events is a bulk fill: the audit view's secondary indexes are
     dropped in the first page's transaction and built in the last one's.
+
+    Filling empty views can take a second process (`reopen` opens the
+    ledger anew there and gives its store and `decode`; `processes` as for
+    `ledger.forked.second_process`): it reads the events page by page ahead
+    of this one, each in its plain form with its audit line
+    (`projections.fold.AuditFold`), while this one folds the balances and
+    writes. A page it read is used only where it follows the position
+    the views reached in this process's transaction; otherwise, and once it
+    stops, this process reads for itself.
     """
     from eventsourcing.persistence import StoredEvent, Tracking
-    from eventsourcing.utils import TopicError
+    from eventsourcing.utils import TopicError, resolve_topic
 
-    from projections.fold import fold
+    from ledger.forked import Streamed, second_process
+    from projections.fold import fold, fold_balances
 
     with store.read() as c:
         tracked, last = store.tracked(c, VIEWS), store.last_notification(c)
@@ -289,45 +305,144 @@ def catch_up(
     applied = 0
     cache: dict[tuple[Any, ...], Any] = {}
     ours = -1  # the notification id this process's last page reached
-    with frozen_pages() as settle:
+    with contextlib.ExitStack() as stack:
+        ahead = None
+        if tracked == 0 and reopen is not None and second_process(last, processes):
+            upto = last
+            ahead = stack.enter_context(Streamed(lambda send: _read_ahead(reopen, upto, page_size, send)))
+        settle = stack.enter_context(frozen_pages())
         while True:
             with store.write(cache_only=True) as c:
                 last = store.tracked(c, VIEWS)
-                # The page's events with their places in the chain, in one query inside this transaction.
-                c.execute(
-                    "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, ch.position, ch.hash "
-                    "FROM {events} e LEFT JOIN event_chain ch ON ch.notification_id = e.{nid} "
-                    "WHERE e.{nid} > ? ORDER BY e.{nid} LIMIT ?",
-                    (last, page_size),
-                )
-                page = c.fetchall()
+                read = _read_after(ahead, last) if ahead is not None else None
+                if read is None:
+                    if ahead is not None:  # it stopped, or another process applied what it read
+                        ahead.stop()
+                        ahead = None
+                    # The page's events with their places in the chain, in one query inside this transaction.
+                    page = _events_after(c, last, page_size)
+                    notification_ids = [row[0] for row in page]
+                else:
+                    notification_ids = read[0]
                 if bulk and last == 0:
                     begin_bulk_fill(c)
-                if not page or page[-1][0] >= store.last_notification(c):  # the last page: whole when it commits
-                    end_bulk_fill(c)
-                if not page:
+                if not notification_ids or notification_ids[-1] >= store.last_notification(c):
+                    end_bulk_fill(c)  # the last page: whole when it commits
+                if not notification_ids:
                     return applied
-                last_id = page[-1][0]
                 state = SqlViewState(c)
                 if last == ours:  # nobody else applied events since our last page: our rows are the stored ones
                     state.rows = cache
-                for notification_id, oid, version, topic, stored, position, chain_hash in page:
-                    if position is None:
-                        raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
-                    try:
-                        fold(state, *decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
-                    except (TypeError, ValueError, KeyError, AttributeError, TopicError) as error:
-                        raise UnreadableEventError(
-                            f"stored event {notification_id} cannot be read into the read models ({error}); "
-                            "run `pulje verify`."
-                        ) from error
-                state.flush()
-                tracking._insert_tracking(c.native, Tracking(VIEWS, last_id))
-            cache, ours = state.rows, last_id  # kept only once the page's transaction committed
-            applied += len(page)
+                if read is None:
+                    for notification_id, oid, version, topic, stored, position, chain_hash in page:
+                        if position is None:
+                            raise ChainGapError(f"stored event {notification_id} has no place in the integrity chain")
+                        try:
+                            fold(state, *decode(StoredEvent(oid, version, topic, stored)), position, chain_hash)
+                        except (TypeError, ValueError, KeyError, AttributeError, TopicError) as error:
+                            raise _unreadable(notification_id, error) from error
+                    state.flush()
+                else:  # read by the second process: the balances here, the audit lines as it made them
+                    _, topics, kinds, plains, lines = read
+                    classes = [resolve_topic(topic) for topic in topics]
+                    for notification_id, kind, e in zip(notification_ids, kinds, plains, strict=True):
+                        try:
+                            fold_balances(state, classes[kind], e)
+                        except (TypeError, ValueError, KeyError, AttributeError) as error:
+                            raise _unreadable(notification_id, error) from error
+                    state.flush(lines)
+                tracking._insert_tracking(c.native, Tracking(VIEWS, notification_ids[-1]))
+            cache, ours = state.rows, notification_ids[-1]  # kept only once the page's transaction committed
+            applied += len(notification_ids)
             if progress is not None:
-                progress(len(page))
+                progress(len(notification_ids))
             settle()
+
+
+def _unreadable(notification_id: int, error: Exception) -> UnreadableEventError:
+    return UnreadableEventError(
+        f"stored event {notification_id} cannot be read into the read models ({error}); run `pulje verify`."
+    )
+
+
+def _events_after(c: Any, after: int, page_size: int, upto: int | None = None) -> list[tuple[Any, ...]]:
+    """A page of stored events after notification `after` (up to `upto`), each with its place in the chain."""
+    c.execute(
+        "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, ch.position, ch.hash "
+        "FROM {events} e LEFT JOIN event_chain ch ON ch.notification_id = e.{nid} "
+        f"WHERE e.{{nid}} > ?{' AND e.{nid} <= ?' if upto is not None else ''} ORDER BY e.{{nid}} LIMIT ?",
+        (after, upto, page_size) if upto is not None else (after, page_size),
+    )
+    return c.fetchall()
+
+
+def _read_ahead(reopen: Callable[[], Any], upto: int, page_size: int, send: Callable[[Any], None]) -> None:
+    """In a second process: every event up to notification `upto`, read as `catch_up` reads it, page by page.
+
+    Sends for each page the notification id it follows and the page packed
+    (`_packed`): the events' notification ids, the topics of their classes,
+    each event's class (its topic's index) and plain form, and the audit
+    view's stored values of its line. Stops at the first event it cannot
+    read or that has no place in the chain: `catch_up`, reading that page
+    itself, reports it.
+    """
+    from eventsourcing.persistence import StoredEvent
+    from eventsourcing.utils import get_topic
+
+    from projections.fold import AuditFold
+
+    store, decode, close = reopen()
+    try:
+        audit = AuditFold()
+        after = 0
+        while after < upto:
+            with store.read() as c:
+                page = _events_after(c, after, page_size, upto)
+            if not page:
+                return
+            topics: dict[type, int] = {}
+            kinds, plains, lines = [], [], []
+            for _, oid, version, topic, stored, position, chain_hash in page:
+                if position is None:
+                    return
+                cls, e = decode(StoredEvent(oid, version, topic, stored))
+                lines.append(stored_values(audit.line(cls, e, position, chain_hash)))
+                kinds.append(topics.setdefault(cls, len(topics)))
+                plains.append(e)
+            notification_ids = [row[0] for row in page]
+            send((after, _packed([notification_ids, [get_topic(cls) for cls in topics], kinds, plains, lines])))
+            after = notification_ids[-1]
+    finally:
+        close()
+
+
+def _read_after(ahead: Any, after: int) -> list[Any] | None:
+    """The page the second process read that follows notification `after`, unpacked; None if it has none.
+
+    Pages it read of events this process did not apply (another process
+    applied them meanwhile) are passed over.
+    """
+    while True:
+        sent = ahead.next()
+        if sent is None or sent[0] >= after:
+            break
+    return _unpacked(sent[1]) if sent is not None and sent[0] == after else None
+
+
+def _packed(values: list[Any]) -> Any:
+    """What the second process sends of a page: JSON (orjson writes it in a seventh of pickle's time), else as it is."""
+    import orjson
+
+    try:
+        return orjson.dumps(values)
+    except TypeError:  # what orjson will not write (an integer beyond 64 bits): pickle sends it
+        return values
+
+
+def _unpacked(packed: Any) -> list[Any]:
+    import orjson
+
+    return orjson.loads(packed) if isinstance(packed, bytes) else packed
 
 
 def follow(

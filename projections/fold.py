@@ -73,6 +73,36 @@ def fold(state: ViewState, cls: type, e: dict[str, Any], sequence: int, chain_ha
     state.add_audit(audit_row(state, e, shape, sequence, chain_hash))
 
 
+def fold_balances(state: ViewState, cls: type, e: dict[str, Any]) -> None:
+    """`fold` without the audit line: a bulk catch-up has its audit lines made beside it, by an `AuditFold`."""
+    (_SHAPES.get(cls) or _shape(cls)).handler(state, e)
+
+
+class AuditFold:
+    """The audit trail alone: the lines `fold` adds, made without the other read models.
+
+    A line reads one thing of them: the key and year of the pool its event
+    belongs to, which the pool's opening sets and no later event changes. So
+    this keeps the pools as they were opened and nothing else, and `line`
+    gives for each event, taken in order, the very row `fold` adds.
+    """
+
+    def __init__(self) -> None:
+        self.pools: dict[str, PoolRow] = {}
+
+    def pool(self, pool_id: str) -> PoolRow | None:
+        return self.pools.get(pool_id)
+
+    def put_pool(self, row: PoolRow) -> None:
+        self.pools[row.pool_id] = row
+
+    def line(self, cls: type, e: dict[str, Any], sequence: int, chain_hash: str) -> AuditRow:
+        shape = _SHAPES.get(cls) or _shape(cls)
+        if shape.handler is _pool_opened:
+            _pool_opened(self, e)  # writes the pool, reads nothing
+        return audit_row(self, e, shape, sequence, chain_hash)
+
+
 # ---------------------------------------------------------------------- plan
 
 

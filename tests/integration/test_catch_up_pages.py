@@ -10,16 +10,23 @@ across its pages the same way, inside its one transaction.
 A bulk fill of empty views (a first catch-up of many events, an import)
 drops the audit view's unique index of event ids and builds it in the
 transaction of its last page: it is whole whenever the views are current.
+
+Filling empty views may take a second process that reads the pages ahead
+(each event's plain form and audit line); the views must be the replay
+whether it finishes, stops half-way, never starts, or reads pages that
+another process applies first, and what it reads must be what is applied.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from ledger.app import reopened
 from ledger.service import Pulje
-from ledger.views import AUDIT_INDEXES, catch_up
+from ledger.views import AUDIT_INDEXES, ChainGapError, UnreadableEventError, catch_up
 from tests.reliability.ledger_checks import put_views_behind, views_problems
 
 EVENTS = 1500
@@ -54,7 +61,8 @@ def one_page(session: Pulje) -> int:
     return sum(pages)
 
 
-def test_a_catch_up_interrupted_between_its_pages_still_gives_the_replay(generated: str) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_catch_up_interrupted_between_its_pages_still_gives_the_replay(generated: str, processes: int) -> None:
     put_views_behind(generated, "emptied")
     with Pulje(generated, "first") as first, Pulje(generated, "second") as second:
         ledger = first.ledger
@@ -66,8 +74,9 @@ def test_a_catch_up_interrupted_between_its_pages_still_gives_the_replay(generat
             if len(seen) in (2, 5, 6):  # the other process applies a page here (twice in a row once)
                 interrupted.append(one_page(second))
 
+        env = dict(ledger.env)
         applied = catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
-                           progress=after_page)
+                           progress=after_page, processes=processes, reopen=lambda: reopened(env))
         assert interrupted == [PAGE, PAGE, PAGE]
         head = ledger.store.head()[0]
         assert applied + sum(interrupted) == head  # every event applied once, by one or the other
@@ -158,3 +167,151 @@ def test_a_catch_up_below_the_bulk_size_keeps_the_index(generated: str) -> None:
         catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,
                  progress=lambda _: indexed.append(has_audit_indexes(generated, ledger)))
         assert indexed and all(indexed)  # 1,500 events are fewer than BULK_FROM
+
+
+def two_processes(ledger: object, reopen: object = None, **options: object) -> int:
+    """A catch-up whose second process reads the pages ahead (through `reopen`, by default the ledger reopened)."""
+    env = dict(ledger.env)  # type: ignore[attr-defined]
+    return catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE,  # type: ignore[attr-defined]
+                    processes=2, reopen=reopen or (lambda: reopened(env)), **options)
+
+
+def reading(env: dict[str, str], change: object) -> object:
+    """A reopen whose `decode` passes what it reads through `change` (event number, class, plain form)."""
+    def reopen() -> tuple[object, object, object]:
+        store, decode, close = reopened(env)
+        seen = [0]
+
+        def changed(stored: object) -> object:
+            seen[0] += 1
+            return change(seen[0], *decode(stored))  # type: ignore[operator]
+
+        return store, changed, close
+
+    return reopen
+
+
+def test_a_catch_up_in_two_processes_gives_the_replay(generated: str) -> None:
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "two") as session:
+        ledger = session.ledger
+        indexed: list[bool] = []
+        applied = two_processes(ledger, bulk_from=PAGE,
+                                progress=lambda _: indexed.append(has_audit_indexes(generated, ledger)))
+        assert applied == ledger.store.head()[0]
+        assert len(indexed) == -(-applied // PAGE)  # page by page
+        assert indexed[:-1] == [False] * (len(indexed) - 1) and indexed[-1]
+        assert views_problems(generated, ledger) == []
+
+
+def test_what_the_second_process_reads_is_what_the_views_apply(generated: str) -> None:
+    # The counter-test of the one above: a second process that reads every amount doubled leaves views that
+    # are not the replay, so its pages were the ones applied.
+    def doubled(_: int, cls: type, e: dict) -> tuple[type, dict]:
+        return cls, {**e, "amount": e["amount"] * 2} if "amount" in e else e
+
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "doubled") as session:
+        ledger = session.ledger
+        assert two_processes(ledger, reading(dict(ledger.env), doubled)) == ledger.store.head()[0]
+        problems = views_problems(generated, ledger)
+        assert any("pools" in p for p in problems) and any("audit" in p for p in problems), problems
+
+
+def test_a_second_process_that_stops_half_way_leaves_the_rest_to_the_first(generated: str) -> None:
+    def stops(number: int, cls: type, e: dict) -> tuple[type, dict]:
+        if number > 7 * PAGE + 50:
+            raise RuntimeError("the second process stops here")
+        return cls, e
+
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "stops") as session:
+        ledger = session.ledger
+        assert two_processes(ledger, reading(dict(ledger.env), stops)) == ledger.store.head()[0]
+        assert views_problems(generated, ledger) == []
+
+
+def test_a_second_process_that_cannot_open_the_ledger_leaves_it_all_to_the_first(generated: str) -> None:
+    def cannot() -> None:
+        raise OSError("no second process today")
+
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "alone") as session:
+        ledger = session.ledger
+        assert two_processes(ledger, cannot) == ledger.store.head()[0]
+        assert views_problems(generated, ledger) == []
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_catch_up_stops_at_an_event_the_fold_cannot_apply_however_many_processes_read(
+    generated: str, processes: int
+) -> None:
+    # The amount of the 900th event, a grant award, made text: the second process reads it (its shape is
+    # right); the fold of the balances, in the first, refuses it.
+    from tests.conftest import RawSQL
+
+    raw = RawSQL(generated)
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "unreadable") as session:
+        ledger = session.ledger
+        with ledger.store.read() as c:
+            c.execute("SELECT {nid}, state FROM {events} WHERE topic LIKE ? AND {nid} > 900 ORDER BY {nid} LIMIT 1",
+                      ("%GrantAwarded",))
+            nid, state = c.fetchone()
+        changed = json.loads(bytes(state))
+        changed["amount"] = "lots"
+        raw.run("UPDATE {events} SET state = ? WHERE {nid} = ?", (json.dumps(changed).encode(), nid))
+        with pytest.raises(UnreadableEventError, match=rf"^stored event {nid} cannot be read into the read models \("):
+            if processes == 2:
+                two_processes(ledger)
+            else:
+                catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE)
+        with ledger.store.read() as c:
+            assert 0 < ledger.store.tracked(c, "views") < nid  # the pages before it applied, its own not
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_catch_up_stops_at_an_event_with_no_place_in_the_chain_however_many_processes_read(
+    generated: str, processes: int
+) -> None:
+    from tests.conftest import RawSQL
+
+    put_views_behind(generated, "emptied")
+    RawSQL(generated).run("DELETE FROM event_chain WHERE notification_id = 777")
+    with Pulje(generated, "gap") as session:
+        ledger = session.ledger
+        with pytest.raises(ChainGapError, match="^stored event 777 has no place in the integrity chain$"):
+            if processes == 2:
+                two_processes(ledger)
+            else:
+                catch_up(ledger.store, ledger.tracking, ledger.mapper.to_plain, page_size=PAGE)
+
+
+def test_the_second_process_opens_the_ledger_while_the_first_holds_the_writers_lock(
+    generated: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A catch-up forks its reader inside its first page's write transaction: a reopen that wanted the lock
+    # (on SQLite even a CREATE TABLE IF NOT EXISTS does) would wait for it, here a second, then fail.
+    import ledger.sqlite
+
+    monkeypatch.setattr(ledger.sqlite, "LOCK_TIMEOUT_SECONDS", 1)
+    with Pulje(generated, "first") as session:
+        first = session.ledger
+        with first.store.write() as c:
+            c.execute("SELECT MAX({nid}) FROM {events}")
+            last = c.fetchone()[0]
+            store, _, close = reopened(dict(first.env))
+            try:
+                with store.read() as r:
+                    assert store.last_notification(r) == last
+            finally:
+                close()
+
+
+def test_the_ledger_fills_empty_views_in_two_processes_when_asked(generated: str) -> None:
+    put_views_behind(generated, "emptied")
+    with Pulje(generated, "ledger") as session:
+        ledger = session.ledger
+        assert ledger.catch_up(processes=2) == ledger.store.head()[0]
+        assert ledger.catch_up(processes=2) == 0  # nothing left: no second process started
+        assert views_problems(generated, ledger) == []
