@@ -465,10 +465,9 @@ class Ledger(Application[UUID]):
         for a ledger in memory, which a second process cannot open.
         """
         in_memory = getattr(self.store.datastore, "is_sqlite_memory_mode", False)
-        env = dict(self.env)
         return catch_up(
             self.store, self.tracking, self.mapper.to_plain, progress=progress, processes=processes,
-            reopen=None if in_memory else lambda: reopened(env),
+            reopen=None if in_memory else lambda: reopened(dict(self.env)),
         )
 
     def full_replay(self, page_size: int = 1000) -> Any:

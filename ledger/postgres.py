@@ -133,6 +133,11 @@ class PostgresStore(Store):
             self.recorder._lock_table(cursor.native)
             yield cursor
 
+    @contextmanager
+    def parallel_sorts(self, c: Cursor) -> Iterator[None]:
+        """PostgreSQL plans its own sorts."""
+        yield
+
     def can_write(self) -> bool:
         with self.datastore.get_connection() as conn, conn.transaction(force_rollback=True):
             row = conn.execute(

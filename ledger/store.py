@@ -129,6 +129,15 @@ class Store:
     def can_write(self) -> bool:
         return True
 
+    @contextmanager
+    def parallel_sorts(self, c: Cursor) -> Iterator[None]:
+        """Let the statements inside sort with a second thread (SQLite's `PRAGMA threads`: building an index)."""
+        c.execute("PRAGMA threads = 2")
+        try:
+            yield
+        finally:
+            c.execute("PRAGMA threads = 0")
+
     # ------------------------------------------------------------------ shared queries
 
     def head(self) -> tuple[int, str]:

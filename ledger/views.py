@@ -256,19 +256,12 @@ def begin_bulk_fill(cursor: Any) -> None:
 def end_bulk_fill(cursor: Any) -> None:
     """Build the indexes `begin_bulk_fill` dropped (nothing to do for those that exist).
 
-    On SQLite the sorts that build them may take a second thread (`PRAGMA
-    threads`; a quarter off building them over a million rows), for these
-    statements only.
+    Their sorts may take a second thread (`Store.parallel_sorts`: on SQLite a
+    quarter off building them over a million rows).
     """
-    sqlite = cursor.store.kind == "sqlite"
-    if sqlite:
-        cursor.execute("PRAGMA threads = 2")
-    try:
+    with cursor.store.parallel_sorts(cursor):
         for statement in AUDIT_INDEXES.values():
             cursor.execute(statement)
-    finally:
-        if sqlite:
-            cursor.execute("PRAGMA threads = 0")
 
 
 def catch_up(
@@ -377,13 +370,13 @@ def _unreadable(notification_id: int, error: Exception) -> UnreadableEventError:
     )
 
 
-def _events_after(c: Any, after: int, page_size: int, upto: int | None = None) -> list[tuple[Any, ...]]:
+def _events_after(c: Any, after: int, page_size: int, upto: int = 2**63 - 1) -> list[tuple[Any, ...]]:
     """A page of stored events after notification `after` (up to `upto`), each with its place in the chain."""
     c.execute(
         "SELECT e.{nid}, e.originator_id, e.originator_version, e.topic, e.state, ch.position, ch.hash "
         "FROM {events} e LEFT JOIN event_chain ch ON ch.notification_id = e.{nid} "
-        f"WHERE e.{{nid}} > ?{' AND e.{nid} <= ?' if upto is not None else ''} ORDER BY e.{{nid}} LIMIT ?",
-        (after, upto, page_size) if upto is not None else (after, page_size),
+        "WHERE e.{nid} > ? AND e.{nid} <= ? ORDER BY e.{nid} LIMIT ?",
+        (after, upto, page_size),
     )
     return c.fetchall()
 
@@ -391,13 +384,15 @@ def _events_after(c: Any, after: int, page_size: int, upto: int | None = None) -
 def _read_ahead(reopen: Callable[[], Any], upto: int, page_size: int, send: Callable[[Any], None]) -> None:
     """In a second process: every event up to notification `upto`, read as `catch_up` reads it, page by page.
 
-    Sends for each page the notification id it follows and the page packed
-    (`_packed`): the events' notification ids, the topics of their classes,
-    each event's class (its topic's index) and plain form, and the audit
-    view's stored values of its line. Stops at the first event it cannot
-    read or that has no place in the chain: `catch_up`, reading that page
-    itself, reports it.
+    Sends for each page the notification id it follows and the page as JSON
+    (orjson writes it in a seventh of pickle's time): the events'
+    notification ids, the topics of their classes, each event's class (its
+    topic's index) and plain form, and the audit view's stored values of its
+    line. Stops at the first event it cannot read or that has no place in
+    the chain, or a page orjson cannot write: `catch_up`, reading that page
+    itself, reports or writes it.
     """
+    import orjson
     from eventsourcing.persistence import StoredEvent
     from eventsourcing.utils import get_topic
 
@@ -422,7 +417,7 @@ def _read_ahead(reopen: Callable[[], Any], upto: int, page_size: int, send: Call
                 kinds.append(topics.setdefault(cls, len(topics)))
                 plains.append(e)
             notification_ids = [row[0] for row in page]
-            send((after, _packed([notification_ids, [get_topic(cls) for cls in topics], kinds, plains, lines])))
+            send((after, orjson.dumps([notification_ids, [get_topic(cls) for cls in topics], kinds, plains, lines])))
             after = notification_ids[-1]
     finally:
         close()
@@ -434,27 +429,13 @@ def _read_after(ahead: Any, after: int) -> list[Any] | None:
     Pages it read of events this process did not apply (another process
     applied them meanwhile) are passed over.
     """
+    import orjson
+
     while True:
         sent = ahead.next()
         if sent is None or sent[0] >= after:
             break
-    return _unpacked(sent[1]) if sent is not None and sent[0] == after else None
-
-
-def _packed(values: list[Any]) -> Any:
-    """What the second process sends of a page: JSON (orjson writes it in a seventh of pickle's time), else as it is."""
-    import orjson
-
-    try:
-        return orjson.dumps(values)
-    except TypeError:  # what orjson will not write (an integer beyond 64 bits): pickle sends it
-        return values
-
-
-def _unpacked(packed: Any) -> list[Any]:
-    import orjson
-
-    return orjson.loads(packed) if isinstance(packed, bytes) else packed
+    return orjson.loads(sent[1]) if sent is not None and sent[0] == after else None
 
 
 def follow(
