@@ -384,7 +384,7 @@ def _compare_audit_page(store: Any, problems: list[Problem], replayed: Any, firs
     return len(stored)
 
 
-def compare_tables(store: Any, replayed: Any) -> Iterator[str]:
+def compare_tables(store: Any, replayed: Any, page_size: int = PAGE) -> Iterator[str]:
     """One message per stored view row (plans, lines, pools, grants) that differs from the replay, streamed.
 
     A row is found by its key columns and compared column by column with
@@ -399,16 +399,20 @@ def compare_tables(store: Any, replayed: Any) -> Iterator[str]:
     for cls, (table, keys) in _TABLES.items():
         theirs = dict(getattr(replayed, names[table]))
         columns = stored_columns(cls)
-        offset = 0
+        select = f"SELECT {', '.join(columns)} FROM {table}"
+        order = f"ORDER BY {', '.join(keys)} LIMIT {int(page_size)}"
+        after = f"WHERE ({', '.join(keys)}) > ({', '.join('?' for _ in keys)})"
+        seen, last = 0, None
         while True:
             with store.read() as c:
-                c.execute(
-                    f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(keys)} LIMIT ? OFFSET ?", (PAGE, offset)
-                )
+                # By key from the last one read: each page is found through the key's index (an offset would walk
+                # every row before it again: a million-event ledger's grants took a fifth of the views walk).
+                c.execute(f"{select} {order}" if last is None else f"{select} {after} {order}", last or ())
                 page = c.fetchall()
             if not page:
                 break
-            offset += len(page)
+            seen += len(page)
+            last = page[-1][: len(keys)]
             for values in page:
                 key = tuple(values[: len(keys)])
                 other = theirs.pop(key if len(key) > 1 else key[0], None)
@@ -430,6 +434,11 @@ def compare_tables(store: Any, replayed: Any) -> Iterator[str]:
                 else:
                     changed = [n for n, a, b in zip(columns, values, stored_values(other)) if a != b]
                     yield f"{label} differs from a replay in its column {', '.join(changed)}"
+        with store.read() as c:
+            c.execute(f"SELECT COUNT(*) FROM {table}")
+            unordered = c.fetchone()[0] - seen
+        if unordered:  # SQLite lets a text key hold NULL (behind pulje's back); no page starts after one
+            yield f"view {names[table]} has {unordered} rows past a key that is NULL, not compared"
         for key in sorted(theirs, key=str):
             yield f"view {names[table]} row {'/'.join(str(k) for k in (key if isinstance(key, tuple) else (key,)))} is missing"
 

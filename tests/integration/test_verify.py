@@ -704,6 +704,49 @@ def test_a_grant_read_model_that_is_not_a_row_is_named_as_a_view(db: str, sql: R
     assert len(report.problems) == 1
 
 
+def test_the_view_tables_are_compared_page_by_page_by_key(db: str, sql: RawSQL) -> None:
+    """Pages of two rows, each found from the last key read: every row is compared once, a change past the first
+    page is named, and the walk ends."""
+    from ledger.verify import compare_tables
+
+    numbers = [n for (n,) in sql.run("SELECT number FROM view_grants ORDER BY pool_id, number")]
+    assert len(numbers) > 4
+    with Pulje(db, "test") as pulje:
+        replayed = pulje.ledger.full_replay()
+        assert list(compare_tables(pulje.ledger.store, replayed, page_size=2)) == []
+    ((pool_id, data),) = sql.run("SELECT pool_id, data FROM view_grants WHERE number = ?", (numbers[3],))
+    row = decode_row(GrantRow, data)
+    row.recipient = "Min egen forening"
+    sql.run("UPDATE view_grants SET data = ? WHERE pool_id = ? AND number = ?", (encode_row(row), pool_id, numbers[3]))
+    with Pulje(db, "test") as pulje:
+        found = list(compare_tables(pulje.ledger.store, replayed, page_size=2))
+    assert found == [f"view grants row {pool_id}/{numbers[3]} differs from a replay in recipient"]
+
+
+def test_a_view_row_whose_key_is_null_is_named(db: str, sql: RawSQL) -> None:
+    """SQLite lets a text key column hold NULL: the row is named, and rows a page cannot reach past it are counted."""
+    from ledger.verify import compare_tables
+
+    if sql.postgres:
+        import psycopg
+
+        with pytest.raises(psycopg.errors.IntegrityError):
+            sql.run("UPDATE view_pools SET pool_id = NULL WHERE code = 'BTP'")
+        pytest.skip("SQLite only: PostgreSQL's key columns refuse NULL")
+    pools = [p for (p,) in sql.run("SELECT pool_id FROM view_pools ORDER BY pool_id")]
+    ((pool_id,),) = sql.run("SELECT pool_id FROM view_pools WHERE code = 'BTP'")
+    sql.run("UPDATE view_pools SET pool_id = NULL WHERE code = 'BTP'")
+    report = assert_found(db, check="views", position=None, says="view pools row None has no event behind it")
+    assert f"view pools row {pool_id} is missing" in [p.message for p in report.problems]
+    with Pulje(db, "test") as pulje:
+        found = list(compare_tables(pulje.ledger.store, pulje.ledger.full_replay(), page_size=1))
+    assert found[:2] == [
+        "view pools row None has no event behind it",
+        f"view pools has {len(pools) - 1} rows past a key that is NULL, not compared",
+    ]
+    assert sorted(found[2:]) == sorted(f"view pools row {p} is missing" for p in pools)
+
+
 def test_a_changed_column_beside_a_pool_read_model_is_named(db: str, sql: RawSQL) -> None:
     """Queries filter on the columns beside the JSON (a pool's year, a grant's number): they are checked too."""
     ((pool_id,),) = sql.run("SELECT pool_id FROM view_pools WHERE code = 'BTP'")
