@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, get_args
 
-from domain.ids import event_id_text, uuid_of
+from domain.ids import event_id_text
 from domain.plan import budgeted_ore
 from projections.model import AuditRow, GrantRow, LineRow, LineYearRow, PlanRow, PoolRow, ViewState
 
@@ -330,14 +330,14 @@ def audit_row(state: ViewState, e: dict[str, Any], shape: _Shape, sequence: int,
             pool_key, year = pool.key, pool.year
     reverses = None
     if kind in ("entry_reversed", "reallocation_reversed"):
-        reverses = event_id_text(uuid_of(oid), e["reversed_version"])
+        reverses = event_id_text(oid, e["reversed_version"])
     elif kind == "funding_changed" and e["reverses"] is not None:
-        reverses = event_id_text(uuid_of(oid), e["reverses"])
+        reverses = event_id_text(oid, e["reverses"])
     # Positional, in AuditRow's field order (sequence, event_id, hash, recorded_at, date, kind, actor, decided_by,
     # decision_ref, reason, amount_ore, aggregate_id, version, year, pool, grant, details, reverses): once per event,
     # keywords took five times as long.
     return AuditRow(
-        sequence, event_id_text(uuid_of(oid), e["originator_version"]), chain_hash, e["timestamp"], e["date"], kind,
+        sequence, event_id_text(oid, e["originator_version"]), chain_hash, e["timestamp"], e["date"], kind,
         e["actor"], e["decided_by"], e["decision_ref"], e["reason"],
         e[shape.amount_field] if shape.amount_field else None, oid, e["originator_version"], year, pool_key,
         e["number"] if shape.has_number else None, _details(e, shape), reverses,
