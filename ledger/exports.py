@@ -15,7 +15,7 @@ that is wrong, and the transaction is rolled back, so nothing is written.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -112,9 +112,9 @@ def read_header(line: str) -> Header:
 MAX_NUMBER = 2**62
 
 
-def text_lines(lines: IO[bytes]) -> Iterator[tuple[int, str]]:
-    """(line number, text) from a binary file, refusing what is not UTF-8 by its line."""
-    for number, raw in enumerate(lines, start=1):
+def text_lines(lines: Iterable[bytes], start: int = 1) -> Iterator[tuple[int, str]]:
+    """(line number, text) from a binary file (its lines from number `start`), refusing what is not UTF-8 by its line."""
+    for number, raw in enumerate(lines, start=start):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         if b"\x00" in raw:
@@ -215,43 +215,61 @@ def _refuse_unless_sound(verdict: tuple[str, str, VerifyReport | None]) -> None:
         raise ImportVerificationError(message, report or VerifyReport())
 
 
+def _stored(record: dict[str, Any], state: bytes | None = None) -> StoredEvent:
+    """The stored event an export line's record holds (its state as UTF-8 bytes, unless given)."""
+    return StoredEvent(
+        originator_id=uuid_of(record["originator_id"]), originator_version=record["originator_version"],
+        topic=record["topic"], state=record["state"].encode("utf-8") if state is None else state,
+    )
+
+
 class _Reader:
     """The events of an export file in order: (stored event, its hash, the event decoded or None).
 
     The header is read on opening. With a walker, each event is checked as
-    it is read, and the count, the head and the rules at the end; without,
-    only each line's shape.
+    it is read, and the count, the head and the rules at the end. Without,
+    for a writer whose transaction commits only on the verdict of a second
+    process checking the whole file (`import_events`), each line is read
+    only as far as writing it needs; a line that does not read so is read
+    as the checker reads it, which names its problem.
     """
 
     def __init__(self, raw: IO[bytes], walker: Walker | None) -> None:
+        self.raw = raw
         self.lines = text_lines(raw)
         self.header = read_header(next(self.lines, (1, ""))[1])
         self.walker = walker
         if walker is not None:
             walker.report.expected_head = self.header.head
 
+    def _unchecked(self) -> Iterator[tuple[StoredEvent, str, Any]]:
+        for number, raw in enumerate(self.raw, start=2):  # the file's lines after the header, as bytes
+            try:
+                record = orjson.loads(raw)
+                stored, chain_hash = _stored(record), record["hash"]
+            except Exception:  # noqa: BLE001 - the checker's reading of the line names what is wrong with it
+                ((_, record),) = read_records(text_lines([raw], start=number))
+                stored, chain_hash = _stored(record), record["hash"]
+            yield stored, chain_hash, None
+
     def __iter__(self) -> Iterator[tuple[StoredEvent, str, Any]]:
         walker = self.walker
+        if walker is None:
+            yield from self._unchecked()
+            return
         for number, record in read_records(self.lines):
             state = record["state"].encode("utf-8")
-            event = None
-            if walker is not None:
-                problems = walker.report.problems
-                before = len(problems)
-                problem = walker.position(record["position"], record["hash"])
-                event = walker.event(
-                    problem, record["position"], record["hash"], record["originator_id"],
-                    record["originator_version"], record["topic"], state,
-                )
-                if len(problems) > before:
-                    raise ImportVerificationError(f"line {number}: {problems[before].message}", walker.report)
-            stored = StoredEvent(
-                originator_id=uuid_of(record["originator_id"]), originator_version=record["originator_version"],
-                topic=record["topic"], state=state,
+            problems = walker.report.problems
+            before = len(problems)
+            problem = walker.position(record["position"], record["hash"])
+            event = walker.event(
+                problem, record["position"], record["hash"], record["originator_id"],
+                record["originator_version"], record["topic"], state,
             )
-            yield stored, record["hash"], event
-        if walker is not None:
-            self._finish(walker)
+            if len(problems) > before:
+                raise ImportVerificationError(f"line {number}: {problems[before].message}", walker.report)
+            yield _stored(record, state), record["hash"], event
+        self._finish(walker)
 
     def _finish(self, walker: Walker) -> None:
         report, header = walker.report, self.header

@@ -587,6 +587,34 @@ def test_a_tampered_export_file_is_refused_by_the_service_with_the_error_naming_
     assert refusals[0] == refusals[1]
 
 
+def test_the_writers_reading_without_a_checker_gives_the_checked_events_and_names_a_line_it_cannot_read(
+    demo_export: Path, tmp_path: Path
+) -> None:
+    """With a second process checking the file, the writer reads each line only as far as writing needs
+    (`_Reader` without a walker); its events are the checked reading's, and a line it cannot read it reads as the
+    checker does, which names the line."""
+    from eventsourcing.persistence import JSONTranscoder
+
+    from ledger.exports import _Reader
+    from ledger.mapper import PydanticMapper
+    from ledger.verify import VerifyReport, Walker
+
+    with demo_export.open("rb") as raw:
+        unchecked = [(s.originator_id, s.originator_version, s.topic, s.state, h) for s, h, _ in _Reader(raw, None)]
+    with demo_export.open("rb") as raw:
+        checked = [
+            (s.originator_id, s.originator_version, s.topic, s.state, h)
+            for s, h, _ in _Reader(raw, Walker(PydanticMapper(transcoder=JSONTranscoder()), VerifyReport()))
+        ]
+    assert unchecked == checked and len(checked) > 50
+    lines = lines_of(demo_export)
+    for bad, says in (("not json\n", "line 4 is not JSON"), ('{"position": 3}\n', "line 4 does not have the fields")):
+        path = tmp_path / "bad.jsonl"
+        path.write_text("".join([*lines[:3], bad, *lines[4:]]), encoding="utf-8")
+        with path.open("rb") as raw, pytest.raises(ImportFileError, match=says):
+            list(_Reader(raw, None))
+
+
 def checked_in_the_child_as(monkeypatch: pytest.MonkeyPatch, child: Callable[..., Any]) -> None:
     """`check_file` runs `child` in the second process and the real check in this one."""
     from ledger import exports
