@@ -310,7 +310,7 @@ def _write(
     hook = recorder.on_recorded
     recorder.on_recorded = lambda native, rows: follow(ledger.store, ledger.tracking, reading, native, rows, rows_read)
     try:
-        with ledger.store.write() as c, open(path, "rb") as raw, frozen_pages() as settle:
+        with ledger.store.fill() as c, open(path, "rb") as raw, frozen_pages() as settle:
             begin_bulk_fill(c)  # the views fill with the log, in this transaction; rebuilt before it commits
             reader = _Reader(raw, walker)
             if progress is not None and hasattr(progress, "start"):
@@ -331,9 +331,9 @@ def _write(
                     settle()
             if page:
                 recorder.record_in(c.native, page, hashes)
+            end_bulk_fill(c)  # while a checking second process may still be at work
             if before_commit is not None:
                 before_commit()
-            end_bulk_fill(c)
     finally:
         recorder.on_recorded = hook
     return reader.header

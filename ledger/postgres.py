@@ -134,6 +134,12 @@ class PostgresStore(Store):
             yield cursor
 
     @contextmanager
+    def fill(self) -> Iterator[Cursor]:
+        """`write`: PostgreSQL writes a transaction's pages once whatever it fills."""
+        with self.write() as cursor:
+            yield cursor
+
+    @contextmanager
     def parallel_sorts(self, c: Cursor) -> Iterator[None]:
         """PostgreSQL plans its own sorts."""
         yield

@@ -13,6 +13,7 @@ SQL here is written once, for SQLite, with `?` placeholders and the tokens
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -125,6 +126,37 @@ class Store:
                 if cache_only:
                     conn._sqlite_conn.execute("PRAGMA synchronous=FULL")
                     conn._sqlite_conn.execute("PRAGMA wal_autocheckpoint=1000")
+
+    @contextmanager
+    def fill(self) -> Iterator[Cursor]:
+        """`write`, for one transaction that fills an empty ledger (an import).
+
+        In the write-ahead log every page of such a transaction is written
+        twice, to the log and then, at its commit, into the file (a million
+        events: a seventh of the import, spent after the last event was
+        written). So this one transaction runs with a rollback journal
+        instead (`journal_mode=DELETE`; `synchronous` stays FULL): pages go
+        straight into the file, and the journal keeps only what the file
+        held before (an empty ledger's few pages), so a crash or a refusal
+        still leaves the ledger as it was. The write-ahead log is taken up
+        again afterwards. SQLite leaves the log only where no other
+        connection has the file open; otherwise this is `write` as it is.
+        """
+        import sqlite3
+
+        with self.datastore.get_connection(commit=True) as conn:
+            sqlite_conn = conn._sqlite_conn
+            left = False
+            if sqlite_conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                with contextlib.suppress(sqlite3.OperationalError):  # busy: another connection is on the file
+                    left = sqlite_conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+            try:
+                with conn.transaction(commit=True) as raw:
+                    yield Cursor(raw, self)
+            finally:
+                if left:
+                    with contextlib.suppress(sqlite3.OperationalError):  # else the next connection opened takes it up
+                        sqlite_conn.execute("PRAGMA journal_mode=WAL")
 
     def can_write(self) -> bool:
         return True

@@ -54,6 +54,9 @@ ODD = 'Café "Ø" ; (test) : [x]'
 PARTNERSHIP = "Tingbjerg-Husum"
 RECORD_FIELDS = {"position", "hash", "originator_id", "originator_version", "topic", "state"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+NO_FORK = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(), reason="a second process needs fork (Linux)"
+)
 
 
 # ---------------------------------------------------------------------- the command line
@@ -543,6 +546,9 @@ def assert_empty(db: str) -> None:
     if not ledger_exists(db):
         return
     raw = RawSQL(db)
+    if not raw.postgres:  # an import's transaction on SQLite leaves the write-ahead log: it takes it up again
+        assert journal_mode(db) == "wal"
+        assert not Path(f"{db}-journal").exists()
     if raw.postgres and not raw.run(
         "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'pulje_events'"
     ):
@@ -554,6 +560,74 @@ def assert_empty(db: str) -> None:
     assert (status["plans"], status["pools"], status["head_sequence"], status["head"]) == ([], [], 0, GENESIS)
     assert cli.json("audit")["events"] == []
     assert cli.json("verify")["ok"]
+
+
+def journal_mode(path: str) -> str:
+    """The journal mode an SQLite ledger file is in, read by a connection of its own."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute("PRAGMA journal_mode").fetchone()[0]
+    finally:
+        connection.close()
+
+
+def journal_mode_while_importing(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The journal mode of the import's own transaction, read in it once every event is written."""
+    from ledger import views
+
+    seen: list[str] = []
+    end_bulk_fill = views.end_bulk_fill
+
+    def noting(c: Any) -> None:
+        c.execute("PRAGMA journal_mode")
+        seen.append(c.fetchone()[0])
+        end_bulk_fill(c)
+
+    monkeypatch.setattr(views, "end_bulk_fill", noting)
+    return seen
+
+
+@pytest.mark.parametrize("processes", [1, pytest.param(2, marks=NO_FORK)])
+def test_an_import_into_an_sqlite_file_writes_past_the_write_ahead_log_and_takes_it_up_again(
+    recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    """The import's one transaction fills the file with a rollback journal (every page written once, not to the
+    log and again into the file); the ledger is in the write-ahead log before and after, and whole."""
+    demo_export, target = recorded.demo_export("sqlite"), str(tmp_path / "copy.db")
+    seen = journal_mode_while_importing(monkeypatch)
+    with Pulje(target, "revisor") as pulje:
+        pulje.import_events(str(demo_export), processes=processes)
+
+    assert seen == ["delete"]
+    assert journal_mode(target) == "wal" and not Path(f"{target}-journal").exists()
+    head = json.loads(lines_of(demo_export)[0])["head"]
+    verified = Cli(target).json("verify", "--head", head)
+    assert verified["ok"] and verified["problems"] == []
+    assert Cli(target).json("audit")["events"][-1]["hash"] == head
+
+
+def test_an_import_while_another_connection_has_the_sqlite_file_open_stays_in_the_write_ahead_log(
+    recorded: Recorded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    demo_export, target = recorded.demo_export("sqlite"), str(tmp_path / "copy.db")
+    with Pulje(target, "revisor") as pulje:
+        assert pulje.ledger.store.head()[0] == 0  # a new, empty ledger
+    other = sqlite3.connect(target)
+    try:
+        assert other.execute("SELECT count(*) FROM stored_events").fetchone() == (0,)
+        seen = journal_mode_while_importing(monkeypatch)
+        with Pulje(target, "revisor") as pulje:
+            pulje.import_events(str(demo_export), processes=1)
+        assert seen == ["wal"]
+        assert other.execute("SELECT count(*) FROM stored_events").fetchone() == (len(lines_of(demo_export)) - 1,)
+    finally:
+        other.close()
+    assert journal_mode(target) == "wal"
+    assert Cli(target).json("verify")["ok"]
 
 
 def test_a_tampered_export_file_is_refused_by_the_command_line_naming_the_line_and_nothing_is_written(
@@ -623,11 +697,6 @@ def checked_in_the_child_as(monkeypatch: pytest.MonkeyPatch, child: Callable[...
     monkeypatch.setattr(
         exports, "check_file", lambda *args: child(*args) if os.getpid() != parent else check_file(*args)
     )
-
-
-NO_FORK = pytest.mark.skipif(
-    "fork" not in multiprocessing.get_all_start_methods(), reason="a second process needs fork (Linux)"
-)
 
 
 @NO_FORK
