@@ -125,6 +125,51 @@ def text_lines(lines: Iterable[bytes], start: int = 1) -> Iterator[tuple[int, st
             raise ImportFileError(f"line {number} is not UTF-8 text (byte {error.start + 1})") from None
 
 
+_FIELD_NAMES = _FIELDS.keys()
+
+
+def well_formed(record: Any) -> bool:
+    """Whether a record orjson read from an event line passes every check of `read_records`, in one expression.
+
+    orjson gives exact types (a dict, int, str, never a subclass or a bool
+    for an int), so the checks are of types; `read_records` names what is
+    wrong with a record that fails them.
+    """
+    return (
+        type(record) is dict
+        and record.keys() == _FIELD_NAMES
+        and type(position := record["position"]) is int
+        and type(version := record["originator_version"]) is int
+        and 1 <= position <= MAX_NUMBER
+        and 1 <= version <= MAX_NUMBER
+        and type(record["originator_id"]) is str
+        and type(record["state"]) is str
+        and type(chain_hash := record["hash"]) is str
+        and is_hash(chain_hash)
+        and is_topic(record["topic"])
+    )
+
+
+def event_records(lines: Iterable[bytes], start: int = 2) -> Iterator[tuple[int, dict[str, Any]]]:
+    """`read_records(text_lines(lines, start))` for a file's event lines, reading most lines in one step.
+
+    orjson reads the line's bytes (it refuses what is not UTF-8, and NUL or
+    other control bytes, as the careful reading does) and `well_formed`
+    checks the record; a line that fails either is read the careful way,
+    which names its problem (or reads what only the standard library reads).
+    """
+    loads = orjson.loads
+    for number, raw in enumerate(lines, start=start):
+        try:
+            record = loads(raw)
+        except ValueError:
+            record = None
+        if well_formed(record):
+            yield number, record
+        else:
+            yield from read_records(text_lines([raw], start=number))
+
+
 def read_records(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for each event line, checking its shape."""
     for number, line in lines:
@@ -197,7 +242,7 @@ def check_file(mapper: Any, path: str) -> tuple[str, str, VerifyReport | None]:
     """Everything `import_events` checks, without writing: ("sound", "", None), or the refusal's kind and message."""
     try:
         with open(path, "rb") as raw, frozen_pages() as settle:
-            for count, _ in enumerate(_Reader(raw, Walker(mapper, VerifyReport())), start=1):
+            for count, _ in enumerate(_Reader(raw, Walker(mapper, VerifyReport())).check(), start=1):
                 if count % PAGE == 0:
                     settle()
     except ImportFileError as error:
@@ -253,11 +298,19 @@ class _Reader:
             yield stored, chain_hash, None
 
     def __iter__(self) -> Iterator[tuple[StoredEvent, str, Any]]:
-        walker = self.walker
-        if walker is None:
+        if self.walker is None:
             yield from self._unchecked()
-            return
-        for number, record in read_records(self.lines):
+        else:
+            yield from self._checked(build=True)
+
+    def check(self) -> Iterator[None]:
+        """Check the file as iterating does, yielding once per event and building no stored events."""
+        return self._checked(build=False)
+
+    def _checked(self, build: bool) -> Iterator[Any]:
+        walker = self.walker
+        assert walker is not None
+        for number, record in event_records(self.raw):
             state = record["state"].encode("utf-8")
             problems = walker.report.problems
             before = len(problems)
@@ -268,7 +321,7 @@ class _Reader:
             )
             if len(problems) > before:
                 raise ImportVerificationError(f"line {number}: {problems[before].message}", walker.report)
-            yield _stored(record, state), record["hash"], event
+            yield (_stored(record, state), record["hash"], event) if build else None
         self._finish(walker)
 
     def _finish(self, walker: Walker) -> None:

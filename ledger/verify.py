@@ -478,7 +478,7 @@ def _replay(
     except Exception as error:  # noqa: BLE001
         problem("replay", f"the event does not follow its aggregate's history (version {version}: {type(error).__name__})")
         return event, validated
-    snapshot = snapshots.pop((oid, version), None)
+    snapshot = snapshots.pop((oid, version), None) if snapshots else None
     if snapshot is not None:
         try:
             taken = mapper.to_domain_event(StoredEvent(oid, version, snapshot[0], snapshot[1]))
