@@ -388,6 +388,30 @@ def test_a_snapshot_restores_the_count_of_entries_after_the_close_and_its_time()
     assert older.after_close == 0 and isinstance(older, Pool)
 
 
+def test_an_event_records_its_time_in_utc_and_refuses_a_naive_or_other_offset_time_from_python_or_json() -> None:
+    from uuid import uuid4
+
+    from domain.keys import CommandKey
+
+    fields = {
+        "originator_id": uuid4(), "originator_version": 1, "originator_topic": "domain.keys:CommandKey", "actor": "t",
+        "date": dt.date(2022, 1, 3), "key": "k", "command": "c", "digest": "d", "target_id": uuid4(),
+        "target_version": 1, "grant": None,
+    }
+    event = CommandKey.Recorded(**fields, timestamp=dt.datetime(2022, 1, 3, 9, tzinfo=dt.timezone.utc))
+    assert event.timestamp.utcoffset() == dt.timedelta(0)
+    as_json = event.model_dump_json()
+    assert CommandKey.Recorded.model_validate_json(as_json) == event
+    cet = dt.timezone(dt.timedelta(hours=1))
+    for wrong in (dt.datetime(2022, 1, 3, 9), dt.datetime(2022, 1, 3, 10, tzinfo=cet)):
+        with pytest.raises(ValidationError, match="timestamp"):
+            CommandKey.Recorded(**fields, timestamp=wrong)
+    for wrong_text in ("2022-01-03T09:00:00", "2022-01-03T10:00:00+01:00"):
+        with pytest.raises(ValidationError, match="timestamp"):
+            CommandKey.Recorded.model_validate_json(as_json.replace("2022-01-03T09:00:00Z", wrong_text))
+    assert "2022-01-03T09:00:00Z" in as_json
+
+
 def test_a_recorded_time_is_the_one_given_not_the_machines(monkeypatch: pytest.MonkeyPatch) -> None:
     from uuid import uuid4
 
