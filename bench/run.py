@@ -283,7 +283,7 @@ def bench_size(size: int, runs: int, *, reads_only: bool = False, beancount: boo
     target = work / "imported.db"
 
     def no_target() -> None:
-        for suffix in ("", "-wal", "-shm"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
             if (work / f"imported.db{suffix}").exists():
                 (work / f"imported.db{suffix}").unlink()
 
