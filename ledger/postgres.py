@@ -109,7 +109,7 @@ class PostgresStore(Store):
         from psycopg.rows import tuple_row
 
         conn.execute(sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema)))
-        return Cursor(conn.cursor(row_factory=tuple_row), self, native=conn.cursor())
+        return Cursor(conn.cursor(row_factory=tuple_row), self, native=conn.cursor(), tuples=True)
 
     def cursor_on(self, native: Any) -> Cursor:
         from psycopg.rows import tuple_row
