@@ -137,20 +137,23 @@ class PydanticMapper(Mapper[UUID]):
         integer beyond 64 bits, written behind pulje's back, may come back as
         a float, and `verify`, which validates every event, reports it.
         """
-        topic = stored_event.topic
+        return self.plain(stored_event.originator_id, stored_event.originator_version, stored_event.topic,
+                          stored_event.state)
+
+    def plain(self, originator_id: Any, version: int, topic: Any, state: Any) -> tuple[type, dict[str, Any]]:
+        """`to_plain` of a stored event's columns (a walk over pages of rows builds no `StoredEvent` for it)."""
         shape = _SHAPES[topic] if isinstance(topic, str) and not (self.cipher or self.compressor) else None
         if shape is not None:
             cls, stored_fields = shape
-            state = stored_event.state
             try:
-                state = orjson.loads(state if type(state) is bytes else bytes(state))
+                data = orjson.loads(state if type(state) is bytes else bytes(state))
             except (TypeError, ValueError):  # not JSON, or integers orjson will not read: the model's turn
-                state = None
-            if type(state) is dict and state.keys() == stored_fields:
-                state["originator_id"] = canonical_id(stored_event.originator_id)
-                state["originator_version"] = stored_event.originator_version
-                return cls, state
-        event = self.to_domain_event(stored_event)
+                data = None
+            if type(data) is dict and data.keys() == stored_fields:
+                data["originator_id"] = canonical_id(originator_id)
+                data["originator_version"] = version
+                return cls, data
+        event = self.to_domain_event(StoredEvent(originator_id, version, topic, state))
         return type(event), event.model_dump(mode="json")
 
 

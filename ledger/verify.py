@@ -285,7 +285,7 @@ def _check_views(ledger: Any, tracked: int, progress: Callable[[int], None] | No
     from projections.fold import fold
     from projections.memory import MemoryState
 
-    store, to_plain = ledger.store, ledger.mapper.to_plain
+    store, plain_of = ledger.store, ledger.mapper.plain
     found = _Found()
     replayed = MemoryState()
     previous, expected, audit_compared = GENESIS, 1, 0
@@ -301,7 +301,7 @@ def _check_views(ledger: Any, tracked: int, progress: Callable[[int], None] | No
                         found.at_position(page, Problem("chain", _FORGED, position))
                     if notification_id <= tracked:
                         try:
-                            cls, event = to_plain(StoredEvent(oid, version, topic, _as_bytes(state)))
+                            cls, event = plain_of(oid, version, topic, _as_bytes(state))
                         except Exception:  # noqa: BLE001 - an event the replay cannot read is the history walk's to report
                             cls = None
                         if cls is not None:
