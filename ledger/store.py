@@ -105,7 +105,7 @@ class Store:
     def read(self) -> Iterator[Cursor]:
         with self.datastore.transaction(commit=False) as raw:
             # This cursor is ours alone: its rows come as tuples, not as eventsourcing's `sqlite3.Row`s, each of
-            # which cost a copy (a page of a `verify` walk: a tenth of reading it).
+            # which cost a copy (reading a page of a `verify` walk: 2.2 against 1.4 us an event).
             raw.sqlite_cursor.row_factory = None
             yield Cursor(raw, self, tuples=True)
 
