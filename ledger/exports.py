@@ -281,8 +281,7 @@ class _Reader:
 
     def __init__(self, raw: IO[bytes], walker: Walker | None) -> None:
         self.raw = raw
-        self.lines = text_lines(raw)
-        self.header = read_header(next(self.lines, (1, ""))[1])
+        self.header = read_header(next(text_lines(raw), (1, ""))[1])  # the event lines are read from `raw` itself
         self.walker = walker
         if walker is not None:
             walker.report.expected_head = self.header.head

@@ -20,13 +20,13 @@ from pathlib import Path
 
 from ledger.service import Pulje
 from tests.e2e.test_cli_subprocess import PULJE, clean_env
+from tests.integration.test_exports import journal_mode
+from tests.reliability.ledger_checks import event_count
 
 EVENTS = 20_000
 
 
 def test_an_import_killed_with_its_pages_in_the_file_leaves_the_empty_ledger_it_started_from(tmp_path: Path) -> None:
-    import sqlite3
-
     from bench.generate import generate
 
     source, export, target = tmp_path / "source.db", tmp_path / "source.jsonl", tmp_path / "target.db"
@@ -55,12 +55,8 @@ def test_an_import_killed_with_its_pages_in_the_file_leaves_the_empty_ledger_it_
     with Pulje(str(target), "revisor") as pulje:
         assert pulje.ledger.store.head() == (0, "0" * 64)
         assert pulje.verify().ok
-    connection = sqlite3.connect(target)
-    try:
-        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert connection.execute("SELECT count(*) FROM stored_events").fetchone() == (0,)
-    finally:
-        connection.close()
+    assert journal_mode(str(target)) == "wal"
+    assert event_count(str(target)) == 0
     assert not journal.exists()
 
     again = subprocess.run(
